@@ -1,0 +1,5 @@
+namespace Dispatch.Generators;
+
+internal static class Placeholder
+{
+}
