@@ -1,0 +1,24 @@
+namespace Dispatch;
+
+/// <summary>Model-specific register indices the engine implements (Intel SDM Vol. 4).</summary>
+public static class Msr
+{
+    public const uint Ia32TimeStampCounter = 0x10;
+    public const uint Ia32ApicBase = 0x1B;
+    public const uint Ia32FeatureControl = 0x3A;
+    public const uint Ia32SysenterCs = 0x174;
+    public const uint Ia32SysenterEsp = 0x175;
+    public const uint Ia32SysenterEip = 0x176;
+    public const uint Ia32MiscEnable = 0x1A0;
+    public const uint Ia32DebugCtl = 0x1D9;
+    public const uint Ia32Pat = 0x277;
+    public const uint Ia32Efer = 0xC000_0080;
+    public const uint Ia32Star = 0xC000_0081;
+    public const uint Ia32Lstar = 0xC000_0082;
+    public const uint Ia32Cstar = 0xC000_0083;
+    public const uint Ia32Fmask = 0xC000_0084;
+    public const uint Ia32FsBase = 0xC000_0100;
+    public const uint Ia32GsBase = 0xC000_0101;
+    public const uint Ia32KernelGsBase = 0xC000_0102;
+    public const uint Ia32TscAux = 0xC000_0103;
+}

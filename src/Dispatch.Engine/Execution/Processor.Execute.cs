@@ -1,0 +1,265 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using Dispatch.Vmx;
+using Iced.Intel;
+
+namespace Dispatch.Execution;
+
+/// <summary>
+/// The interpreter loop: find the decoded block at RIP (by chaining from the previous block, else by a dictionary keyed
+/// on the linear address and checked against the physical page), execute its instructions, repeat until the budget
+/// runs out or an instruction needs the run loop.
+/// </summary>
+internal sealed unsafe partial class Processor
+{
+    private readonly Dictionary<ulong, DecodedBlock> _blocks = [];
+    private readonly Dictionary<ulong, List<DecodedBlock>> _blocksByPage = [];
+    private readonly ConcurrentQueue<ulong> _writtenCodePages = new();
+    private GuestCodeReader? _codeReader;
+    private Decoder? _decoder;
+
+    /// <summary>The exit the last <see cref="Execute"/> stopped for.</summary>
+    internal PendingExit Exit;
+
+    /// <summary>Set from any thread to make <see cref="Execute"/> return <see cref="StopReason.Cancelled"/> soon.</summary>
+    internal volatile bool CancelRequested;
+
+    private ulong _currentInstructionIp;
+    private int _currentInstructionLength;
+
+    /// <summary>Runs guest code for at most <paramref name="budget"/> instructions.</summary>
+    internal StopReason Execute(ref long budget)
+    {
+        while (true)
+        {
+            try
+            {
+                return ExecuteBlocks(ref budget);
+            }
+            catch (ExecutionInterrupt)
+            {
+                if (_exitPending)
+                {
+                    _exitPending = false;
+                    return StopReason.VmExit;
+                }
+                // A guest exception: RIP goes back to the faulting instruction, then the exception is delivered
+                // (or exits, by the exception bitmap). Delivery itself may fault or exit: that lands here again.
+                Rip = _currentInstructionIp;
+                if (!TryDeliverPendingException()) return StopReason.VmExit;
+            }
+        }
+    }
+
+    private StopReason ExecuteBlocks(ref long budget)
+    {
+        DecodedBlock? previous = null;
+        bool previousTaken = false;
+        while (budget > 0)
+        {
+            if (CancelRequested) return StopReason.Cancelled;
+            PurgeWrittenCodePages();
+            DecodedBlock block = FindBlock(previous, previousTaken);
+            Instruction[] instructions = block.Instructions;
+            byte[] sizes = block.OperandSizes;
+            int executed = 0;
+            ExecutionStatus status = ExecutionStatus.Continue;
+            for (int i = 0; i < instructions.Length; i++)
+            {
+                ref Instruction ins = ref instructions[i];
+                _currentInstructionIp = ins.IP;
+                _currentInstructionLength = ins.Length;
+                Rip = ins.NextIP;
+                status = ExecuteInstruction(ref ins, sizes[i]);
+                if (status == ExecutionStatus.Exit) break;
+                executed++;
+                if (status != ExecutionStatus.Continue || !block.Valid) break;
+            }
+            budget -= executed;
+            InstructionsRetired += executed;
+            if (status == ExecutionStatus.Exit)
+            {
+                Rip = _currentInstructionIp;
+                return StopReason.VmExit;
+            }
+            if (status == ExecutionStatus.Halted) return StopReason.Halted;
+            previousTaken = status == ExecutionStatus.Branched;
+            previous = block.Valid ? block : null;
+        }
+        return StopReason.Budget;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private DecodedBlock FindBlock(DecodedBlock? previous, bool taken)
+    {
+        if (previous is not null)
+        {
+            DecodedBlock? next = taken ? previous.NextTaken : previous.NextFallthrough;
+            if (next is not null && next.LinearStart == Rip && next.Valid && FetchMappingMatches(next)) return next;
+        }
+        var found = LookupBlock();
+        if (previous is not null)
+        {
+            if (taken) previous.NextTaken = found;
+            else previous.NextFallthrough = found;
+        }
+        return found;
+    }
+
+    /// <summary>Whether the fetch TLB still maps the block's linear page to the physical page it was decoded from.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool FetchMappingMatches(DecodedBlock block)
+    {
+        var t = _tlb.For(AccessKind.Fetch);
+        int i = SoftwareTlb.Index(Rip);
+        return t.Tags[i] == SoftwareTlb.Tag(Rip, Cpl == 3) && t.PhysicalPages[i] == block.PhysicalPage;
+    }
+
+    private DecodedBlock LookupBlock()
+    {
+        ulong rip = Rip;
+        byte* page = TranslateFetch(rip, out ulong physicalPage);
+        if (_blocks.TryGetValue(rip, out var block) && block.PhysicalPage == physicalPage && block.Valid) return block;
+        block = DecodeBlock(rip, page, physicalPage);
+        _blocks[rip] = block;
+        if (!_blocksByPage.TryGetValue(physicalPage, out var list)) _blocksByPage[physicalPage] = list = [];
+        list.Add(block);
+        return block;
+    }
+
+    private byte* TranslateFetch(ulong linear, out ulong physicalPage)
+    {
+        bool user = Cpl == 3;
+        var t = _tlb.For(AccessKind.Fetch);
+        int i = SoftwareTlb.Index(linear);
+        if (t.Tags[i] == SoftwareTlb.Tag(linear, user))
+        {
+            physicalPage = t.PhysicalPages[i];
+            return (byte*)t.Hosts[i];
+        }
+        _currentInstructionIp = linear;
+        byte* page = TranslateSlow(linear, AccessKind.Fetch, user, out physicalPage);
+        // Executing from a hole: there is no memory to fetch from. Real hardware would read all ones (an invalid opcode
+        // stream here); the engine reports it as #PF-free #UD-like garbage by decoding 0xFF bytes.
+        return page == null ? FillerPage : page;
+    }
+
+    internal byte FetchByteSlow(ulong linear)
+    {
+        byte* page = TranslateSlow(linear, AccessKind.Fetch, Cpl == 3, out _);
+        return page == null ? (byte)0xFF : page[linear & 0xFFF];
+    }
+
+    private static readonly byte* FillerPage = CreateFillerPage();
+
+    private static byte* CreateFillerPage()
+    {
+        byte* page = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(4096, 4096);
+        new Span<byte>(page, 4096).Fill(0xFF);
+        return page;
+    }
+
+    private DecodedBlock DecodeBlock(ulong rip, byte* page, ulong physicalPage)
+    {
+        _codeReader ??= new GuestCodeReader(this);
+        _decoder ??= Decoder.Create(64, _codeReader, DecoderOptions.None);
+        var instructions = new List<Instruction>(16);
+        ulong ip = rip;
+        while (instructions.Count < DecodedBlock.MaxInstructions)
+        {
+            bool first = instructions.Count == 0;
+            _codeReader.Reset(page, ip, crossPages: first);
+            _decoder.IP = ip;
+            _decoder.Decode(out Instruction ins);
+            if (_decoder.LastError == DecoderError.NoMoreBytes && !first) break;
+            instructions.Add(ins);
+            if (EndsBlock(in ins)) break;
+            ip = ins.NextIP;
+            if ((ip & ~0xFFFUL) != (rip & ~0xFFFUL)) break;
+        }
+        var array = instructions.ToArray();
+        var sizes = new byte[array.Length];
+        for (int i = 0; i < array.Length; i++) sizes[i] = (byte)OperandSize(in array[i]);
+        return new DecodedBlock(rip, physicalPage, array, sizes);
+    }
+
+    private static bool EndsBlock(in Instruction ins) =>
+        ins.FlowControl != FlowControl.Next || ins.Code == Code.INVALID;
+
+    /// <summary>Size in bytes of the first operand (the destination for most instructions).</summary>
+    private static int OperandSize(in Instruction ins)
+    {
+        if (ins.OpCount == 0) return 8;
+        return ins.GetOpKind(0) switch
+        {
+            OpKind.Register => ins.GetOpRegister(0).GetSize(),
+            OpKind.Memory => Math.Max(1, ins.MemorySize.GetSize()),
+            OpKind.Immediate8 => 1,
+            OpKind.Immediate16 => 2,
+            _ => 8,
+        };
+    }
+
+    private void OnCodePageWritten(ulong page)
+    {
+        _writtenCodePages.Enqueue(page);
+        // Mark now so a running block notices at its next instruction boundary; the dictionaries are purged by the
+        // owning thread.
+        lock (_blocksByPage)
+        {
+            if (_blocksByPage.TryGetValue(page, out var list))
+                foreach (var b in list) b.Valid = false;
+        }
+    }
+
+    private void PurgeWrittenCodePages()
+    {
+        if (_writtenCodePages.IsEmpty) return;
+        while (_writtenCodePages.TryDequeue(out ulong page))
+        {
+            lock (_blocksByPage)
+            {
+                if (!_blocksByPage.Remove(page, out var list)) continue;
+                foreach (var b in list)
+                    if (_blocks.TryGetValue(b.LinearStart, out var current) && ReferenceEquals(current, b)) _blocks.Remove(b.LinearStart);
+            }
+        }
+    }
+
+    /// <summary>Drops every decoded block (used when the guest's address space changes wholesale).</summary>
+    internal void FlushDecodedBlocks()
+    {
+        lock (_blocksByPage)
+        {
+            foreach (var list in _blocksByPage.Values)
+                foreach (var b in list) b.Valid = false;
+            _blocksByPage.Clear();
+            _blocks.Clear();
+        }
+    }
+
+    private bool _exitPending;
+
+    /// <summary>Starts a VM exit for the current instruction; the caller fills the rest of <see cref="Exit"/>.</summary>
+    internal void BeginExit(ExitReason reason, ulong qualification)
+    {
+        Exit = default;
+        Exit.Reason = reason;
+        Exit.Qualification = qualification;
+        _exitPending = true;
+        if (_deliveringEvent.IsValid)
+        {
+            Exit.IdtVectoringInformation = _deliveringEvent.Raw;
+            Exit.IdtVectoringErrorCode = _deliveringErrorCode;
+        }
+    }
+
+    /// <summary>An exit caused by the current instruction: fault-like, with the instruction's length.</summary>
+    private ExecutionStatus InstructionExit(ExitReason reason, ulong qualification = 0)
+    {
+        BeginExit(reason, qualification);
+        _exitPending = false;
+        Exit.InstructionLength = _currentInstructionLength;
+        return ExecutionStatus.Exit;
+    }
+}

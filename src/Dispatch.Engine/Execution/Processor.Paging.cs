@@ -1,0 +1,187 @@
+using Dispatch.Vmx;
+using static Dispatch.ControlRegisters;
+
+namespace Dispatch.Execution;
+
+/// <summary>
+/// Linear-to-physical translation: IA-32e 4-level paging (Intel SDM Vol. 3A, 4.5) with every permission check, then EPT
+/// (Vol. 3C, 29.3) when the VM-execution controls enable it. Results are cached in the software TLB.
+/// </summary>
+internal sealed unsafe partial class Processor
+{
+    /// <summary>MAXPHYADDR, as CPUID 0x80000008 reports it.</summary>
+    internal const int PhysicalAddressBits = 46;
+    private const ulong PhysicalAddressMask = ((1UL << PhysicalAddressBits) - 1) & ~0xFFFUL;
+
+    private readonly SoftwareTlb _tlb;
+    internal readonly ExecutionControls Controls = new();
+
+    private const uint PfPresent = 1, PfWrite = 2, PfUser = 4, PfReserved = 8, PfFetch = 16;
+
+    internal void FlushTlb() => _tlb.FlushAll();
+
+    internal void FlushTlbPage(ulong linear) => _tlb.FlushPage(linear);
+
+    /// <summary>Translates a linear address to the host address of its page, or raises #PF / an EPT exit.</summary>
+    private byte* TranslateSlow(ulong linear, AccessKind kind, bool user, out ulong physicalPage)
+    {
+        physicalPage = ulong.MaxValue;
+        if (!IsCanonical(linear)) RaiseException(ExceptionVector.GeneralProtection, 0);
+        ulong physical = WalkGuestPageTables(linear, kind, user, out bool writable);
+        ulong hostPhysical = Controls.EptEnabled ? TranslateEpt(physical, kind, linear, finalTranslation: true) : physical;
+        byte* page = Memory.TryGetPage(hostPhysical & ~0xFFFUL);
+        if (page == null)
+        {
+            // Nothing backs the address. Without EPT the access goes to no device: reads return all ones and writes are
+            // dropped, as on a bus with nothing decoding the address; such pages are never cached.
+            return null;
+        }
+        physicalPage = hostPhysical >> 12;
+        if (kind == AccessKind.Fetch) Memory.CodePages.MarkCode(physicalPage);
+        bool cacheable = kind != AccessKind.Write || (writable && !Memory.CodePages.IsCode(physicalPage));
+        if (cacheable) _tlb.Insert(kind, linear, user, page, physicalPage);
+        return page;
+    }
+
+    internal static bool IsCanonical(ulong linear) => (ulong)((long)(linear << 16) >> 16) == linear;
+
+    /// <summary>
+    /// Walks the guest's 4-level tables for <paramref name="linear"/>. Sets accessed bits on the way and the dirty bit on
+    /// writes; raises #PF with the SDM's error code (Vol. 3A, 4.7) on any violation.
+    /// </summary>
+    private ulong WalkGuestPageTables(ulong linear, AccessKind kind, bool user, out bool writableForTlb)
+    {
+        writableForTlb = true;
+        if ((Cr0 & Cr0PG) == 0) return linear;
+        bool nxe = (Efer & EferNXE) != 0;
+        bool write = kind == AccessKind.Write, fetch = kind == AccessKind.Fetch;
+        uint errorBase = (write ? PfWrite : 0) | (user ? PfUser : 0) | (fetch && (nxe || (Cr4 & Cr4SMEP) != 0) ? PfFetch : 0);
+        ulong reservedHigh = ~((1UL << PhysicalAddressBits) - 1) & 0x000F_FFFF_FFFF_FFFF;
+        if (!nxe) reservedHigh |= 1UL << 63;
+
+        ulong table = Cr3 & PhysicalAddressMask;
+        bool allWritable = true, allUser = true, anyNoExecute = false;
+        int shift = 39;
+        for (int level = 4; level >= 1; level--, shift -= 9)
+        {
+            ulong entryAddress = table + (((linear >> shift) & 0x1FF) << 3);
+            ref ulong entry = ref PagingEntry(entryAddress, linear);
+            ulong e = entry;
+            if ((e & 1) == 0) PageFault(linear, errorBase);
+            bool large = level is 2 or 3 && (e & (1 << 7)) != 0;
+            ulong reserved = reservedHigh | (level == 4 ? 1UL << 7 : 0);
+            if (large) reserved |= level == 3 ? 0x3FFF_E000UL : 0x1F_E000UL;
+            if ((e & reserved) != 0) PageFault(linear, errorBase | PfPresent | PfReserved);
+            allWritable &= (e & 2) != 0;
+            allUser &= (e & 4) != 0;
+            anyNoExecute |= nxe && (e & (1UL << 63)) != 0;
+            if (level == 1 || large)
+            {
+                CheckPermissions(linear, kind, user, allWritable, allUser, anyNoExecute, errorBase);
+                ulong set = 0x20 | (write ? 0x40UL : 0);
+                if ((e & set) != set) entry = e | set;
+                // A read that did not set the dirty bit must not let a later write through the TLB without setting it.
+                writableForTlb = write || (e & 0x40) != 0;
+                writableForTlb &= user ? allWritable : allWritable || (Cr0 & Cr0WP) == 0;
+                ulong pageMask = (1UL << shift) - 1;
+                return ((e & PhysicalAddressMask) & ~pageMask) | (linear & pageMask);
+            }
+            if ((e & 0x20) == 0) entry = e | 0x20;
+            table = e & PhysicalAddressMask;
+        }
+        throw new InvalidOperationException("unreachable");
+    }
+
+    private void CheckPermissions(ulong linear, AccessKind kind, bool user, bool allWritable, bool allUser, bool noExecute, uint errorBase)
+    {
+        uint error = errorBase | PfPresent;
+        if (user && !allUser) PageFault(linear, error);
+        switch (kind)
+        {
+            case AccessKind.Write:
+                if (!allWritable && (user || (Cr0 & Cr0WP) != 0)) PageFault(linear, error);
+                break;
+            case AccessKind.Fetch:
+                if (noExecute) PageFault(linear, error);
+                if (!user && allUser && (Cr4 & Cr4SMEP) != 0) PageFault(linear, error);
+                return;
+        }
+        if (!user && allUser && (Cr4 & Cr4SMAP) != 0 && (_flags & Dispatch.Rflags.AC) == 0) PageFault(linear, error);
+    }
+
+    /// <summary>A paging-structure entry in guest-physical memory, through EPT when enabled.</summary>
+    private ref ulong PagingEntry(ulong guestPhysical, ulong linear)
+    {
+        ulong hostPhysical = Controls.EptEnabled ? TranslateEpt(guestPhysical, AccessKind.Read, linear, finalTranslation: false) : guestPhysical;
+        byte* page = Memory.TryGetPage(hostPhysical & ~0xFFFUL);
+        // A paging structure outside RAM cannot be read: the processor would see all ones, which has reserved bits set.
+        if (page == null) PageFault(linear, PfPresent | PfReserved);
+        return ref *(ulong*)(page + (hostPhysical & 0xFF8));
+    }
+
+    private void PageFault(ulong linear, uint errorCode)
+    {
+        PendingFaultAddress = linear;
+        RaiseException(ExceptionVector.PageFault, errorCode);
+    }
+
+    /// <summary>The linear address of the pending #PF (CR2 once it is delivered; the exit qualification if it exits).</summary>
+    internal ulong PendingFaultAddress;
+
+    /// <summary>
+    /// Translates a guest-physical address through the EPT paging structures (Intel SDM Vol. 3C, 29.3.2-29.3.3).
+    /// Raises an EPT violation (reason 48) or misconfiguration (reason 49) as a VM exit.
+    /// </summary>
+    private ulong TranslateEpt(ulong guestPhysical, AccessKind kind, ulong linear, bool finalTranslation)
+    {
+        ulong table = Controls.EptPointer & PhysicalAddressMask;
+        ulong access = 7; // AND of R, W, X over the walk
+        int shift = 39;
+        for (int level = 4; level >= 1; level--, shift -= 9)
+        {
+            ulong entryAddress = table + (((guestPhysical >> shift) & 0x1FF) << 3);
+            byte* page = Memory.TryGetPage(entryAddress & ~0xFFFUL);
+            if (page == null) EptMisconfiguration(guestPhysical);
+            ulong e = *(ulong*)(page + (entryAddress & 0xFF8));
+            ulong rwx = e & 7;
+            access &= rwx;
+            if (rwx == 0) EptViolation(guestPhysical, linear, kind, access, finalTranslation);
+            bool large = level is 2 or 3 && (e & (1 << 7)) != 0;
+            bool leaf = level == 1 || large;
+            // Write-only or write-execute without read is a misconfiguration (29.3.3.1), as are reserved bits.
+            if ((rwx & 3) == 2 || (e & ~((1UL << PhysicalAddressBits) - 1) & 0x000F_FFFF_FFFF_F000) != 0)
+                EptMisconfiguration(guestPhysical);
+            if (leaf)
+            {
+                ulong memoryType = (e >> 3) & 7;
+                if (memoryType is 2 or 3 or 7) EptMisconfiguration(guestPhysical);
+                ulong needed = kind switch { AccessKind.Read => 1UL, AccessKind.Write => 2UL, _ => 4UL };
+                if ((access & needed) == 0) EptViolation(guestPhysical, linear, kind, access, finalTranslation);
+                ulong pageMask = (1UL << shift) - 1;
+                return ((e & PhysicalAddressMask) & ~pageMask) | (guestPhysical & pageMask);
+            }
+            if (level == 4 && (e & (1 << 7)) != 0) EptMisconfiguration(guestPhysical);
+            table = e & PhysicalAddressMask;
+        }
+        throw new InvalidOperationException("unreachable");
+    }
+
+    private void EptViolation(ulong guestPhysical, ulong linear, AccessKind kind, ulong access, bool finalTranslation)
+    {
+        ulong q = kind switch { AccessKind.Read => 1UL, AccessKind.Write => 2UL, _ => 4UL };
+        q |= access << 3;
+        q |= 1UL << 7; // guest-linear address valid: every access here comes from a linear address
+        if (finalTranslation) q |= 1UL << 8;
+        BeginExit(ExitReason.EptViolation, q);
+        Exit.GuestPhysicalAddress = guestPhysical;
+        Exit.GuestLinearAddress = linear;
+        throw ExecutionInterrupt.Instance;
+    }
+
+    private void EptMisconfiguration(ulong guestPhysical)
+    {
+        BeginExit(ExitReason.EptMisconfiguration, 0);
+        Exit.GuestPhysicalAddress = guestPhysical;
+        throw ExecutionInterrupt.Instance;
+    }
+}

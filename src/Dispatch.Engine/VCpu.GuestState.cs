@@ -1,0 +1,106 @@
+using Dispatch.Vmx;
+
+namespace Dispatch;
+
+/// <summary>
+/// Loading the processor from the guest-state area on VM entry (Intel SDM Vol. 3C, 27.3.2) and saving it back on VM exit
+/// (28.3). General-purpose registers other than RSP are not in the VMCS: they stay in the processor.
+/// </summary>
+public sealed partial class VCpu
+{
+    private void LoadGuestState()
+    {
+        var v = Vmcs;
+        var p = Processor;
+        p.Cr0 = v.Read(VmcsField.GuestCr0);
+        p.Cr3 = v.Read(VmcsField.GuestCr3);
+        p.Cr4 = v.Read(VmcsField.GuestCr4);
+        p.Dr[7] = v.Read(VmcsField.GuestDr7);
+        p.Gpr.Rsp = v.Read(VmcsField.GuestRsp);
+        p.Rip = v.Read(VmcsField.GuestRip);
+        p.SetFlags(v.Read(VmcsField.GuestRflags));
+        p.Es = LoadSegment(VmcsField.GuestEsSelector, VmcsField.GuestEsBase, VmcsField.GuestEsLimit, VmcsField.GuestEsAccessRights);
+        p.Cs = LoadSegment(VmcsField.GuestCsSelector, VmcsField.GuestCsBase, VmcsField.GuestCsLimit, VmcsField.GuestCsAccessRights);
+        p.Ss = LoadSegment(VmcsField.GuestSsSelector, VmcsField.GuestSsBase, VmcsField.GuestSsLimit, VmcsField.GuestSsAccessRights);
+        p.Ds = LoadSegment(VmcsField.GuestDsSelector, VmcsField.GuestDsBase, VmcsField.GuestDsLimit, VmcsField.GuestDsAccessRights);
+        p.Fs = LoadSegment(VmcsField.GuestFsSelector, VmcsField.GuestFsBase, VmcsField.GuestFsLimit, VmcsField.GuestFsAccessRights);
+        p.Gs = LoadSegment(VmcsField.GuestGsSelector, VmcsField.GuestGsBase, VmcsField.GuestGsLimit, VmcsField.GuestGsAccessRights);
+        p.Ldtr = LoadSegment(VmcsField.GuestLdtrSelector, VmcsField.GuestLdtrBase, VmcsField.GuestLdtrLimit, VmcsField.GuestLdtrAccessRights);
+        p.Tr = LoadSegment(VmcsField.GuestTrSelector, VmcsField.GuestTrBase, VmcsField.GuestTrLimit, VmcsField.GuestTrAccessRights);
+        p.GdtrBase = v.Read(VmcsField.GuestGdtrBase);
+        p.GdtrLimit = v.Read32(VmcsField.GuestGdtrLimit);
+        p.IdtrBase = v.Read(VmcsField.GuestIdtrBase);
+        p.IdtrLimit = v.Read32(VmcsField.GuestIdtrLimit);
+        p.SysenterCs = v.Read32(VmcsField.GuestIa32SysenterCs);
+        p.SysenterEsp = v.Read(VmcsField.GuestIa32SysenterEsp);
+        p.SysenterEip = v.Read(VmcsField.GuestIa32SysenterEip);
+        var entryControls = (VmEntryControls)v.Read32(VmcsField.VmEntryControls);
+        if ((entryControls & VmEntryControls.LoadIa32Efer) != 0) p.Efer = v.Read(VmcsField.GuestIa32Efer);
+        else
+        {
+            // Without "load IA32_EFER", LMA and LME follow the "IA-32e mode guest" control (27.3.2.1).
+            ulong lm = ControlRegisters.EferLMA | ControlRegisters.EferLME;
+            p.Efer = (entryControls & VmEntryControls.Ia32eModeGuest) != 0 ? p.Efer | lm : p.Efer & ~lm;
+        }
+        if ((entryControls & VmEntryControls.LoadIa32Pat) != 0) p.Pat = v.Read(VmcsField.GuestIa32Pat);
+        if ((entryControls & VmEntryControls.LoadDebugControls) != 0) p.Debugctl = v.Read(VmcsField.GuestIa32Debugctl);
+        p.Interruptibility = v.Read32(VmcsField.GuestInterruptibilityState);
+        p.Halted = v.Read32(VmcsField.GuestActivityState) == 1;
+        p.Controls.Load(v);
+        p.FlushTlb();
+    }
+
+    private SegmentRegister LoadSegment(VmcsField selector, VmcsField @base, VmcsField limit, VmcsField accessRights) => new()
+    {
+        Selector = (ushort)Vmcs.Read(selector),
+        Base = Vmcs.Read(@base),
+        Limit = Vmcs.Read32(limit),
+        AccessRights = Vmcs.Read32(accessRights),
+    };
+
+    private void SaveGuestState()
+    {
+        var v = Vmcs;
+        var p = Processor;
+        v.Write(VmcsField.GuestCr0, p.Cr0);
+        v.Write(VmcsField.GuestCr3, p.Cr3);
+        v.Write(VmcsField.GuestCr4, p.Cr4);
+        v.Write(VmcsField.GuestDr7, p.Dr[7]);
+        v.Write(VmcsField.GuestRsp, p.Gpr.Rsp);
+        v.Write(VmcsField.GuestRip, p.Rip);
+        v.Write(VmcsField.GuestRflags, p.MaterializeFlags());
+        SaveSegment(p.Es, VmcsField.GuestEsSelector, VmcsField.GuestEsBase, VmcsField.GuestEsLimit, VmcsField.GuestEsAccessRights);
+        SaveSegment(p.Cs, VmcsField.GuestCsSelector, VmcsField.GuestCsBase, VmcsField.GuestCsLimit, VmcsField.GuestCsAccessRights);
+        SaveSegment(p.Ss, VmcsField.GuestSsSelector, VmcsField.GuestSsBase, VmcsField.GuestSsLimit, VmcsField.GuestSsAccessRights);
+        SaveSegment(p.Ds, VmcsField.GuestDsSelector, VmcsField.GuestDsBase, VmcsField.GuestDsLimit, VmcsField.GuestDsAccessRights);
+        SaveSegment(p.Fs, VmcsField.GuestFsSelector, VmcsField.GuestFsBase, VmcsField.GuestFsLimit, VmcsField.GuestFsAccessRights);
+        SaveSegment(p.Gs, VmcsField.GuestGsSelector, VmcsField.GuestGsBase, VmcsField.GuestGsLimit, VmcsField.GuestGsAccessRights);
+        SaveSegment(p.Ldtr, VmcsField.GuestLdtrSelector, VmcsField.GuestLdtrBase, VmcsField.GuestLdtrLimit, VmcsField.GuestLdtrAccessRights);
+        SaveSegment(p.Tr, VmcsField.GuestTrSelector, VmcsField.GuestTrBase, VmcsField.GuestTrLimit, VmcsField.GuestTrAccessRights);
+        v.Write(VmcsField.GuestGdtrBase, p.GdtrBase);
+        v.Write(VmcsField.GuestGdtrLimit, p.GdtrLimit);
+        v.Write(VmcsField.GuestIdtrBase, p.IdtrBase);
+        v.Write(VmcsField.GuestIdtrLimit, p.IdtrLimit);
+        v.Write(VmcsField.GuestIa32SysenterCs, p.SysenterCs);
+        v.Write(VmcsField.GuestIa32SysenterEsp, p.SysenterEsp);
+        v.Write(VmcsField.GuestIa32SysenterEip, p.SysenterEip);
+        var exitControls = (VmExitControls)v.Read32(VmcsField.PrimaryVmExitControls);
+        if ((exitControls & VmExitControls.SaveIa32Efer) != 0) v.Write(VmcsField.GuestIa32Efer, p.Efer);
+        if ((exitControls & VmExitControls.SaveIa32Pat) != 0) v.Write(VmcsField.GuestIa32Pat, p.Pat);
+        if ((exitControls & VmExitControls.SaveDebugControls) != 0) v.Write(VmcsField.GuestIa32Debugctl, p.Debugctl);
+        // The IA-32e mode guest control reflects EFER.LMA on every exit (28.2 / 28.3).
+        var entryControls = (VmEntryControls)v.Read32(VmcsField.VmEntryControls);
+        entryControls = (p.Efer & ControlRegisters.EferLMA) != 0 ? entryControls | VmEntryControls.Ia32eModeGuest : entryControls & ~VmEntryControls.Ia32eModeGuest;
+        v.Write(VmcsField.VmEntryControls, (uint)entryControls);
+        v.Write(VmcsField.GuestInterruptibilityState, p.Interruptibility);
+        v.Write(VmcsField.GuestActivityState, p.Halted ? 1u : 0u);
+    }
+
+    private void SaveSegment(in SegmentRegister s, VmcsField selector, VmcsField @base, VmcsField limit, VmcsField accessRights)
+    {
+        Vmcs.Write(selector, s.Selector);
+        Vmcs.Write(@base, s.Base);
+        Vmcs.Write(limit, s.Limit);
+        Vmcs.Write(accessRights, s.AccessRights);
+    }
+}

@@ -1,0 +1,175 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Dispatch.Execution;
+using Dispatch.Vmx;
+
+namespace Dispatch;
+
+/// <summary>
+/// The run loop: VM entry (VMLAUNCH the first time, VMRESUME after), guest execution until an exit condition the controls
+/// define, VM exit (exit information and guest state written to the VMCS), dispatch to the handler, the handler's action,
+/// and VM entry again.
+/// </summary>
+public sealed partial class VCpu
+{
+    // Instructions between checks of the timeout, the preemption timer and pending events.
+    private const long SliceInstructions = 1 << 20;
+
+    /// <summary>
+    /// Runs the guest until a handler stops it, an exit is unhandled, VM entry fails, or a bound in
+    /// <paramref name="options"/> is reached. Generic over the handler so that a struct handler's dispatch is
+    /// devirtualised and inlined. Never throws for anything the guest does; a handler's exception ends the run with
+    /// <see cref="RunOutcome.HandlerFailed"/>.
+    /// </summary>
+    public RunResult Run<THandler>(ref THandler handler, RunOptions? options = null) where THandler : IExitHandler
+    {
+        options ??= RunOptions.Default;
+        Processor.CancelRequested = false;
+        long budget = options.MaxInstructions;
+        long deadline = options.Timeout is { } t ? Stopwatch.GetTimestamp() + (long)(t.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
+        bool measure = options.MeasureLatency;
+
+        uint entryError = Enter(out bool exitedOnEntry);
+        if (entryError != 0) return new RunResult(RunOutcome.EntryFailed, default, entryError, null);
+
+        while (true)
+        {
+            if (!exitedOnEntry)
+            {
+                StopReason stop = ExecuteGuest(ref budget, deadline);
+                switch (stop)
+                {
+                    case StopReason.Budget:
+                        SaveGuestState();
+                        return new RunResult(RunOutcome.BudgetExhausted, default, 0, null);
+                    case StopReason.Cancelled:
+                        SaveGuestState();
+                        return new RunResult(RunOutcome.Cancelled, default, 0, null);
+                    case StopReason.Halted:
+                        SaveGuestState();
+                        return new RunResult(RunOutcome.Halted, default, 0, null);
+                }
+            }
+            exitedOnEntry = false;
+
+            // VM exit: record, then dispatch.
+            RecordExit();
+            var reason = Processor.Exit.Reason;
+            Statistics.Record(reason);
+            long start = measure ? Stopwatch.GetTimestamp() : 0;
+            ExitAction action;
+            try
+            {
+                var context = new ExitContext(this);
+                action = handler.Dispatch(ref context);
+            }
+            catch (Exception e)
+            {
+                return new RunResult(RunOutcome.HandlerFailed, new ExitReasonField(Vmcs.Read32(VmcsField.VmExitReason)), 0, e);
+            }
+            if (measure) Statistics.RecordLatency(reason, Stopwatch.GetTimestamp() - start);
+
+            switch (ApplyAction(action, reason))
+            {
+                case ActionResult.Stop:
+                    return new RunResult(RunOutcome.Stopped, new ExitReasonField(Vmcs.Read32(VmcsField.VmExitReason)), 0, null);
+                case ActionResult.Unhandled:
+                    return new RunResult(RunOutcome.Unhandled, new ExitReasonField(Vmcs.Read32(VmcsField.VmExitReason)), 0, null);
+            }
+            entryError = Enter(out exitedOnEntry);
+            if (entryError != 0) return new RunResult(RunOutcome.EntryFailed, default, entryError, null);
+        }
+    }
+
+    private enum ActionResult : byte { Resume, Stop, Unhandled }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ActionResult ApplyAction(ExitAction action, ExitReason reason)
+    {
+        switch (action.Kind)
+        {
+            case ExitActionKind.Complete:
+                if (ExitReasonFacts.IsInstructionCaused(reason)) AdvanceGuestRip();
+                return ActionResult.Resume;
+            case ExitActionKind.Advance:
+                AdvanceGuestRip();
+                return ActionResult.Resume;
+            case ExitActionKind.Resume:
+                return ActionResult.Resume;
+            case ExitActionKind.Inject:
+                Vmcs.Write(VmcsField.VmEntryInterruptionInformation, action.Event.Raw | InterruptionInfo.ValidBit);
+                Vmcs.Write(VmcsField.VmEntryExceptionErrorCode, action.ErrorCode);
+                Vmcs.Write(VmcsField.VmEntryInstructionLength, (ulong)action.InstructionLength);
+                return ActionResult.Resume;
+            case ExitActionKind.Stop:
+                return ActionResult.Stop;
+            default:
+                return ActionResult.Unhandled;
+        }
+    }
+
+    /// <summary>
+    /// Emulation of the exiting instruction is complete: RIP moves past it by VM_EXIT_INSTRUCTION_LEN and blocking by STI
+    /// or MOV SS ends, as it would after the instruction retired.
+    /// </summary>
+    private void AdvanceGuestRip()
+    {
+        Vmcs.Write(VmcsField.GuestRip, Vmcs.Read(VmcsField.GuestRip) + Vmcs.Read(VmcsField.VmExitInstructionLength));
+        uint interruptibility = Vmcs.Read32(VmcsField.GuestInterruptibilityState);
+        if ((interruptibility & 3) != 0) Vmcs.Write(VmcsField.GuestInterruptibilityState, interruptibility & ~3u);
+    }
+
+    /// <summary>Runs guest instructions in slices, checking the timeout and exit conditions that are not instructions.</summary>
+    private StopReason ExecuteGuest(ref long budget, long deadline)
+    {
+        var p = Processor;
+        bool monitorTrap = p.Controls.Has(PrimaryProcessorControls.MonitorTrapFlag);
+        while (budget > 0)
+        {
+            if (PendingEventExit()) return StopReason.VmExit;
+            // Windows and pending events are recognised at instruction boundaries, so while one is armed the guest runs
+            // one instruction at a time; the preemption timer is checked every few thousand instructions.
+            long slice = monitorTrap || EventsArmed() ? 1 : Math.Min(budget, _preemptionDeadline != long.MaxValue ? 4096 : SliceInstructions);
+            long before = slice;
+            StopReason stop = p.Execute(ref slice);
+            budget -= before - slice;
+            if (stop != StopReason.Budget) return stop;
+            if (monitorTrap)
+            {
+                // Trap-like: RIP is already past the instruction (Intel SDM Vol. 3C, 26.5.2).
+                p.BeginExit(ExitReason.MonitorTrapFlag, 0);
+                return StopReason.VmExit;
+            }
+            if (deadline != long.MaxValue && Stopwatch.GetTimestamp() >= deadline) return StopReason.Budget;
+        }
+        return StopReason.Budget;
+    }
+
+    private bool EventsArmed()
+    {
+        var c = Processor.Controls;
+        return _pendingExternalVector >= 0 || _pendingNmi
+            || c.Has(PrimaryProcessorControls.InterruptWindowExiting) || c.Has(PrimaryProcessorControls.NmiWindowExiting);
+    }
+
+    /// <summary>Writes the exit information gathered by the processor into the VMCS and saves the guest state (28.2, 28.3).</summary>
+    private void RecordExit()
+    {
+        ref PendingExit e = ref Processor.Exit;
+        var v = Vmcs;
+        v.Write(VmcsField.VmExitReason, ExitReasonField.From(e.Reason, e.EntryFailure).Raw);
+        v.Write(VmcsField.ExitQualification, e.Qualification);
+        v.Write(VmcsField.GuestLinearAddress, e.GuestLinearAddress);
+        v.Write(VmcsField.GuestPhysicalAddress, e.GuestPhysicalAddress);
+        v.Write(VmcsField.VmExitInstructionLength, (uint)e.InstructionLength);
+        v.Write(VmcsField.VmExitInstructionInformation, e.InstructionInformation);
+        v.Write(VmcsField.VmExitInterruptionInformation, e.InterruptionInformation);
+        v.Write(VmcsField.VmExitInterruptionErrorCode, e.InterruptionErrorCode);
+        v.Write(VmcsField.IdtVectoringInformation, e.IdtVectoringInformation);
+        v.Write(VmcsField.IdtVectoringErrorCode, e.IdtVectoringErrorCode);
+        // Every VM exit clears the valid bit of the VM-entry interruption-information field (28.2.? / 27.6 note).
+        v.Write(VmcsField.VmEntryInterruptionInformation, v.Read32(VmcsField.VmEntryInterruptionInformation) & ~InterruptionInfo.ValidBit);
+        // A failed entry loaded no guest state, so there is none to save (27.8).
+        if (!e.EntryFailure) SaveGuestState();
+    }
+}

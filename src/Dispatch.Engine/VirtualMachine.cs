@@ -1,0 +1,59 @@
+using Dispatch.Memory;
+
+namespace Dispatch;
+
+/// <summary>
+/// A virtual machine: guest-physical memory shared by its vCPUs. Each vCPU has its own VMCS and runs on the thread that
+/// calls its <see cref="VCpu.Run{THandler}(ref THandler, RunOptions?)"/>; <see cref="RunAll{THandler}"/> runs them all,
+/// one thread each. Dispose the machine only after every vCPU has stopped.
+/// </summary>
+public sealed class VirtualMachine : IDisposable
+{
+    private readonly List<VCpu> _vcpus = [];
+
+    /// <summary>Creates a machine with <paramref name="memorySize"/> bytes of RAM at guest-physical 0.</summary>
+    public VirtualMachine(ulong memorySize) => Memory = new GuestMemory(memorySize);
+
+    public GuestMemory Memory { get; }
+
+    public IReadOnlyList<VCpu> VCpus => _vcpus;
+
+    public VCpu CreateVCpu()
+    {
+        var vcpu = new VCpu(this, _vcpus.Count);
+        _vcpus.Add(vcpu);
+        return vcpu;
+    }
+
+    /// <summary>
+    /// Runs every vCPU on its own thread with a handler made by <paramref name="handlerFactory"/> for each, and waits for
+    /// all of them. When one stops for any reason other than <see cref="RunOutcome.Stopped"/>, the others are asked to stop.
+    /// </summary>
+    public RunResult[] RunAll<THandler>(Func<VCpu, THandler> handlerFactory, RunOptions? options = null) where THandler : IExitHandler
+    {
+        var results = new RunResult[_vcpus.Count];
+        var threads = new Thread[_vcpus.Count];
+        for (int i = 0; i < _vcpus.Count; i++)
+        {
+            int index = i;
+            threads[i] = new Thread(() =>
+            {
+                var vcpu = _vcpus[index];
+                var handler = handlerFactory(vcpu);
+                results[index] = vcpu.Run(ref handler, options);
+                if (results[index].Outcome != RunOutcome.Stopped) StopAll();
+            }) { IsBackground = true, Name = $"vCPU {index}" };
+            threads[i].Start();
+        }
+        foreach (var t in threads) t.Join();
+        return results;
+    }
+
+    /// <summary>Asks every vCPU to stop at its next instruction-slice boundary.</summary>
+    public void StopAll()
+    {
+        foreach (var v in _vcpus) v.RequestStop();
+    }
+
+    public void Dispose() => Memory.Dispose();
+}
