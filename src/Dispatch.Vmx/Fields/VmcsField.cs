@@ -2,7 +2,7 @@ namespace Dispatch.Vmx;
 
 /// <summary>
 /// Every VMCS component, valued by its architectural encoding (the operand of VMREAD and VMWRITE).
-/// Intel SDM Vol. 3D, Appendix B "Field Encoding in VMCS"; cross-checked in tests against tests/data/vmcs-fields.tsv.
+/// Intel SDM Vol. 3D, Appendix B "Field Encoding in VMCS"; cross-checked in tests against tests/Dispatch.Vmx.Tests/Data/vmcs-fields.tsv.
 /// Width (bits 14:13), type (bits 11:10) and access type (bit 0) are derived from the value by <see cref="VmcsEncoding"/>,
 /// never written down a second time. Members ending in <c>High</c> are the high-access encodings of 64-bit fields.
 /// </summary>
