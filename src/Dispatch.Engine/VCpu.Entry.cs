@@ -19,21 +19,30 @@ public sealed partial class VCpu
     /// a VM exit (a guest-state check, an exit during event injection, a window or timer that fires at once),
     /// <paramref name="exitedOnEntry"/> is set and the processor's exit information describes it.
     /// </summary>
-    private uint Enter(out bool exitedOnEntry)
+    private VmInstructionError Enter(out bool exitedOnEntry)
     {
         exitedOnEntry = false;
-        uint error = CheckControlsAndHostState();
-        if (error != 0)
+        if (Vmcs.Version == _stateVersion)
         {
-            Vmcs.Write(VmcsField.VmInstructionError, error);
-            return error;
+            // Nobody wrote the VMCS since the last exit saved the processor's state into it (and the engine mirrored its
+            // own RIP advance): the processor already holds exactly this state, which passed the checks when it entered.
+            ArmPreemptionTimer();
+            return VmInstructionError.None;
         }
-        if (!GuestStateIsRunnable(out ulong qualification))
+        var check = VmEntryChecks.Run(Vmcs, Machine.Capabilities);
+        LastEntryCheck = check;
+        if (check.Outcome == VmEntryCheckOutcome.FailValid)
+        {
+            Vmcs.Write(VmcsField.VmInstructionError, (uint)check.Error);
+            return check.Error;
+        }
+        ulong qualification = (ulong)check.Qualification;
+        if (check.Outcome == VmEntryCheckOutcome.EntryFailure || !GuestStateIsRunnable())
         {
             Processor.BeginExit(ExitReason.EntryFailureGuestState, qualification);
             Processor.Exit.EntryFailure = true;
             exitedOnEntry = true;
-            return 0;
+            return VmInstructionError.None;
         }
         IsLaunched = true;
         LoadGuestState();
@@ -49,30 +58,25 @@ public sealed partial class VCpu
             if (!Processor.DeliverEvent(info, Vmcs.Read32(VmcsField.VmEntryExceptionErrorCode), returnRip))
             {
                 exitedOnEntry = true;
-                return 0;
+                return VmInstructionError.None;
             }
         }
-        return 0;
+        _stateVersion = Vmcs.Version;
+        return VmInstructionError.None;
     }
 
-    /// <summary>
-    /// The engine's own requirements on the controls and host state (27.2). The full SDM checks live in the VT-x model;
-    /// here only what the engine cannot run without is refused, with VMfailValid 7.
-    /// </summary>
-    private uint CheckControlsAndHostState()
-    {
-        uint cr3Targets = Vmcs.Read32(VmcsField.Cr3TargetCount);
-        if (cr3Targets > 4) return 7;
-        return 0;
-    }
+    /// <summary>The VMCS version the processor's state corresponds to (-1: not in sync, load on next entry).</summary>
+    private long _stateVersion = -1;
+
+    /// <summary>The result of the last full VM-entry check, with the name of the check that failed, if any.</summary>
+    public VmEntryCheckResult LastEntryCheck { get; private set; }
 
     /// <summary>
-    /// The interpreter runs 64-bit code only: the guest must be in IA-32e mode with a 64-bit code segment, paging on.
-    /// Anything else is an invalid guest state for this model (entry failure, qualification 0).
+    /// Beyond the SDM's checks, the interpreter runs 64-bit code only: the guest must be in IA-32e mode with a 64-bit code
+    /// segment and paging on. Anything else fails entry as an invalid guest state (qualification 0) in this model.
     /// </summary>
-    private bool GuestStateIsRunnable(out ulong qualification)
+    private bool GuestStateIsRunnable()
     {
-        qualification = 0;
         var entry = (VmEntryControls)Vmcs.Read32(VmcsField.VmEntryControls);
         if ((entry & VmEntryControls.Ia32eModeGuest) == 0) return false;
         uint csAr = Vmcs.Read32(VmcsField.GuestCsAccessRights);

@@ -29,8 +29,8 @@ public sealed partial class VCpu
         long deadline = options.Timeout is { } t ? Stopwatch.GetTimestamp() + (long)(t.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
         bool measure = options.MeasureLatency;
 
-        uint entryError = Enter(out bool exitedOnEntry);
-        if (entryError != 0) return new RunResult(RunOutcome.EntryFailed, default, entryError, null);
+        var entryError = Enter(out bool exitedOnEntry);
+        if (entryError != VmInstructionError.None) return new RunResult(RunOutcome.EntryFailed, default, entryError, null);
 
         while (true)
         {
@@ -41,13 +41,13 @@ public sealed partial class VCpu
                 {
                     case StopReason.Budget:
                         SaveGuestState();
-                        return new RunResult(RunOutcome.BudgetExhausted, default, 0, null);
+                        return new RunResult(RunOutcome.BudgetExhausted, default, VmInstructionError.None, null);
                     case StopReason.Cancelled:
                         SaveGuestState();
-                        return new RunResult(RunOutcome.Cancelled, default, 0, null);
+                        return new RunResult(RunOutcome.Cancelled, default, VmInstructionError.None, null);
                     case StopReason.Halted:
                         SaveGuestState();
-                        return new RunResult(RunOutcome.Halted, default, 0, null);
+                        return new RunResult(RunOutcome.Halted, default, VmInstructionError.None, null);
                 }
             }
             exitedOnEntry = false;
@@ -65,19 +65,24 @@ public sealed partial class VCpu
             }
             catch (Exception e)
             {
-                return new RunResult(RunOutcome.HandlerFailed, new ExitReasonField(Vmcs.Read32(VmcsField.VmExitReason)), 0, e);
+                return new RunResult(RunOutcome.HandlerFailed, new ExitReasonField(Vmcs.Read32(VmcsField.VmExitReason)), VmInstructionError.None, e);
             }
             if (measure) Statistics.RecordLatency(reason, Stopwatch.GetTimestamp() - start);
 
-            switch (ApplyAction(action, reason))
+            // When the handler left the VMCS as the exit wrote it, the engine's own follow-up (advancing RIP) is mirrored
+            // into the processor and the next entry needs neither checks nor a reload.
+            bool untouched = Vmcs.Version == _stateVersion;
+            var applied = ApplyAction(action, reason);
+            if (untouched && action.Kind != ExitActionKind.Inject) SyncAfterEngineWrites();
+            switch (applied)
             {
                 case ActionResult.Stop:
-                    return new RunResult(RunOutcome.Stopped, new ExitReasonField(Vmcs.Read32(VmcsField.VmExitReason)), 0, null);
+                    return new RunResult(RunOutcome.Stopped, new ExitReasonField(Vmcs.Read32(VmcsField.VmExitReason)), VmInstructionError.None, null);
                 case ActionResult.Unhandled:
-                    return new RunResult(RunOutcome.Unhandled, new ExitReasonField(Vmcs.Read32(VmcsField.VmExitReason)), 0, null);
+                    return new RunResult(RunOutcome.Unhandled, new ExitReasonField(Vmcs.Read32(VmcsField.VmExitReason)), VmInstructionError.None, null);
             }
             entryError = Enter(out exitedOnEntry);
-            if (entryError != 0) return new RunResult(RunOutcome.EntryFailed, default, entryError, null);
+            if (entryError != VmInstructionError.None) return new RunResult(RunOutcome.EntryFailed, default, entryError, null);
         }
     }
 
@@ -156,20 +161,32 @@ public sealed partial class VCpu
     private void RecordExit()
     {
         ref PendingExit e = ref Processor.Exit;
-        var v = Vmcs;
-        v.Write(VmcsField.VmExitReason, ExitReasonField.From(e.Reason, e.EntryFailure).Raw);
-        v.Write(VmcsField.ExitQualification, e.Qualification);
-        v.Write(VmcsField.GuestLinearAddress, e.GuestLinearAddress);
-        v.Write(VmcsField.GuestPhysicalAddress, e.GuestPhysicalAddress);
-        v.Write(VmcsField.VmExitInstructionLength, (uint)e.InstructionLength);
-        v.Write(VmcsField.VmExitInstructionInformation, e.InstructionInformation);
-        v.Write(VmcsField.VmExitInterruptionInformation, e.InterruptionInformation);
-        v.Write(VmcsField.VmExitInterruptionErrorCode, e.InterruptionErrorCode);
-        v.Write(VmcsField.IdtVectoringInformation, e.IdtVectoringInformation);
-        v.Write(VmcsField.IdtVectoringErrorCode, e.IdtVectoringErrorCode);
-        // Every VM exit clears the valid bit of the VM-entry interruption-information field (28.2.? / 27.6 note).
-        v.Write(VmcsField.VmEntryInterruptionInformation, v.Read32(VmcsField.VmEntryInterruptionInformation) & ~InterruptionInfo.ValidBit);
-        // A failed entry loaded no guest state, so there is none to save (27.8).
-        if (!e.EntryFailure) SaveGuestState();
+        Vmcs.RecordExit(new VmExitInformation(ExitReasonField.From(e.Reason, e.EntryFailure), e.Qualification)
+        {
+            GuestLinearAddress = e.GuestLinearAddress,
+            GuestPhysicalAddress = e.GuestPhysicalAddress,
+            InstructionLength = (uint)e.InstructionLength,
+            InstructionInformation = e.InstructionInformation,
+            ExitInterruption = new InterruptionInfo(e.InterruptionInformation),
+            ExitInterruptionErrorCode = e.InterruptionErrorCode,
+            IdtVectoring = new InterruptionInfo(e.IdtVectoringInformation),
+            IdtVectoringErrorCode = e.IdtVectoringErrorCode,
+        });
+        // A failed entry loaded no guest state, so there is none to save (27.8), and the processor is not in sync.
+        if (e.EntryFailure)
+        {
+            _stateVersion = -1;
+            return;
+        }
+        SaveGuestState();
+        _stateVersion = Vmcs.Version;
+    }
+
+    /// <summary>Mirrors the engine's own VMCS writes after an exit (RIP advance, end of STI blocking) into the processor.</summary>
+    private void SyncAfterEngineWrites()
+    {
+        Processor.Rip = Vmcs.Read(VmcsField.GuestRip);
+        Processor.Interruptibility = Vmcs.Read32(VmcsField.GuestInterruptibilityState);
+        _stateVersion = Vmcs.Version;
     }
 }

@@ -1,4 +1,5 @@
 using Dispatch.Memory;
+using Dispatch.Vmx;
 
 namespace Dispatch;
 
@@ -12,9 +13,16 @@ public sealed class VirtualMachine : IDisposable
     private readonly List<VCpu> _vcpus = [];
 
     /// <summary>Creates a machine with <paramref name="memorySize"/> bytes of RAM at guest-physical 0.</summary>
-    public VirtualMachine(ulong memorySize) => Memory = new GuestMemory(memorySize);
+    public VirtualMachine(ulong memorySize, VmxCapabilities? capabilities = null)
+    {
+        Memory = new GuestMemory(memorySize);
+        Capabilities = capabilities ?? VmxCapabilities.Default;
+    }
 
     public GuestMemory Memory { get; }
+
+    /// <summary>The IA32_VMX_* capabilities every vCPU's VM entries are checked against.</summary>
+    public VmxCapabilities Capabilities { get; }
 
     public IReadOnlyList<VCpu> VCpus => _vcpus;
 

@@ -33,6 +33,7 @@ public sealed partial class Vmcs
         int slot = VmcsLayout.SlotOf(encoding);
         if (slot < 0) ThrowUnsupported(field);
         ref ulong target = ref _values[slot];
+        Version++;
         if (VmcsEncoding.IsHighAccess(encoding))
             target = (target & 0xFFFF_FFFF) | (value << 32);
         else
@@ -42,7 +43,17 @@ public sealed partial class Vmcs
     public uint Read32(VmcsField field) => (uint)Read(field);
 
     /// <summary>Sets every field to zero.</summary>
-    public void ClearFields() => Array.Clear(_values);
+    public void ClearFields()
+    {
+        Array.Clear(_values);
+        Version++;
+    }
+
+    /// <summary>
+    /// Incremented by every write. A VMM (or the engine) compares it with a value it remembered to learn, at the cost of one
+    /// load, whether anyone changed the VMCS since: the engine skips re-checking and re-loading an unchanged VMCS.
+    /// </summary>
+    public long Version { get; private set; }
 
     private static void ThrowUnsupported(VmcsField field) =>
         throw new ArgumentOutOfRangeException(nameof(field), $"0x{(uint)field:X4} is not a VMCS component encoding this model supports.");
