@@ -32,7 +32,8 @@ public sealed class ExitHandlerAnalyzer : DiagnosticAnalyzer
         DiagnosticDescriptors.MultipleDefaultHandlers,
         DiagnosticDescriptors.NoReasonHandled,
         DiagnosticDescriptors.RefinementOutOfRange,
-        DiagnosticDescriptors.EntryFailureReason);
+        DiagnosticDescriptors.EntryFailureReason,
+        DiagnosticDescriptors.DispatchAlreadyDeclared);
 
     public override void Initialize(AnalysisContext context)
     {

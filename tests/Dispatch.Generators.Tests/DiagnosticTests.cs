@@ -195,6 +195,16 @@ public class DiagnosticTests
             """, DiagnosticSeverity.Warning);
 
     [Fact]
+    public async Task DSP0016_hand_written_Dispatch_clashes() =>
+        await AssertSingle("DSP0016", """
+            partial class H
+            {
+                [ExitHandler(ExitReason.Hlt)] void A() { }
+                public ExitAction Dispatch(ref ExitContext context) => ExitAction.Unhandled;
+            }
+            """);
+
+    [Fact]
     public async Task Pragma_suppresses_analyzer_diagnostics()
     {
         ImmutableArray<Diagnostic> diagnostics = await TestCompilation.GenerateAndAnalyze(Usings + """

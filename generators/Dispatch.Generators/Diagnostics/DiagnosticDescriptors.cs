@@ -100,4 +100,11 @@ internal static class DiagnosticDescriptors
         "Entry-failure reason never reaches a specific handler",
         "{0} is reported with the VM-entry failure bit set, and entry failures go to the default exit handler; handle it there",
         Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor DispatchAlreadyDeclared = new(
+        "DSP0016",
+        "Dispatch is already declared",
+        "Type '{0}' declares Dispatch(ExitContext) itself; remove it or move the [ExitHandler] methods to another type",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        description: "The generator implements IExitHandler.Dispatch for a type with exit handlers; a hand-written one would clash with it.");
 }

@@ -49,8 +49,21 @@ internal static class HandlerParser
                 diagnostics?.Add(Diagnostic.Create(DiagnosticDescriptors.GenericType, LocationOf(type), t.ToDisplayString()));
             }
         }
+        if (UserDeclaredDispatch(type) is { } existing)
+        {
+            ok = false;
+            diagnostics?.Add(Diagnostic.Create(DiagnosticDescriptors.DispatchAlreadyDeclared, LocationOf(existing), type.ToDisplayString()));
+        }
         return ok && type.TypeKind is TypeKind.Class or TypeKind.Struct && !type.IsStatic;
     }
+
+    /// <summary>A <c>Dispatch(ref ExitContext)</c> the user wrote (not the generated one), which the generated method would clash with.</summary>
+    private static IMethodSymbol? UserDeclaredDispatch(INamedTypeSymbol type) =>
+        type.GetMembers("Dispatch").OfType<IMethodSymbol>().FirstOrDefault(m =>
+            m.Parameters.Length == 1
+            && KnownNames.Is(m.Parameters[0].Type, KnownNames.DispatchNamespace, "ExitContext")
+            && !m.GetAttributes().Any(a => a.AttributeClass?.Name == "GeneratedCodeAttribute"
+                && a.ConstructorArguments.Length > 0 && a.ConstructorArguments[0].Value as string == "Dispatch.Generators"));
 
     /// <summary>Reads one method: its registrations, its default-handler attribute, and whether it can be called.</summary>
     public static ParsedHandler ParseMethod(IMethodSymbol method, List<Diagnostic>? diagnostics, CancellationToken ct)
