@@ -1,5 +1,0 @@
-namespace Dispatch.Generators;
-
-internal static class Placeholder
-{
-}
