@@ -168,6 +168,8 @@ internal sealed partial class Processor
                     if (ins.Mnemonic == Mnemonic.Wrfsbase) Fs.Base = b; else Gs.Base = b;
                 }
                 return ExecutionStatus.Continue;
+            default:
+                return FloatingPointInstruction(ref ins, size);
         }
         RaiseException(ExceptionVector.InvalidOpcode);
         return ExecutionStatus.Continue;
