@@ -88,12 +88,14 @@ public static class LongModeGuest
         var v = vcpu.Vmcs;
         bool user = o.Cpl == 3;
         var primary = o.PrimaryControls | (o.SecondaryControls != 0 ? PrimaryProcessorControls.ActivateSecondaryControls : 0);
-        v.Write(VmcsField.PinBasedVmExecutionControls, (uint)o.PinControls);
-        v.Write(VmcsField.PrimaryProcessorBasedVmExecutionControls, (uint)primary);
-        v.Write(VmcsField.SecondaryProcessorBasedVmExecutionControls, (uint)o.SecondaryControls);
+        // Each control word gets the bits the capability MSRs say must be 1 (SDM Appendix A.3-A.5), as a VMM must.
+        var caps = vcpu.Machine.Capabilities;
+        v.Write(VmcsField.PinBasedVmExecutionControls, caps.EffectivePinBased.Adjust((uint)o.PinControls));
+        v.Write(VmcsField.PrimaryProcessorBasedVmExecutionControls, caps.EffectiveProcessorBased.Adjust((uint)primary));
+        v.Write(VmcsField.SecondaryProcessorBasedVmExecutionControls, caps.ProcessorBased2.Adjust((uint)o.SecondaryControls));
         v.Write(VmcsField.ExceptionBitmap, o.ExceptionBitmap);
-        v.Write(VmcsField.PrimaryVmExitControls, (uint)(VmExitControls.HostAddressSpaceSize | VmExitControls.SaveIa32Efer | VmExitControls.LoadIa32Efer));
-        v.Write(VmcsField.VmEntryControls, (uint)(VmEntryControls.Ia32eModeGuest | VmEntryControls.LoadIa32Efer));
+        v.Write(VmcsField.PrimaryVmExitControls, caps.EffectiveExit.Adjust((uint)(VmExitControls.HostAddressSpaceSize | VmExitControls.SaveIa32Efer | VmExitControls.LoadIa32Efer)));
+        v.Write(VmcsField.VmEntryControls, caps.EffectiveEntry.Adjust((uint)(VmEntryControls.Ia32eModeGuest | VmEntryControls.LoadIa32Efer)));
         v.Write(VmcsField.VmcsLinkPointer, ulong.MaxValue);
 
         // CR0 and CR4 must hold the VMX fixed bits (CR4.VMXE among them); the guest sees CR4.VMXE clear through the shadow.
