@@ -1,1 +1,3 @@
-return 0;
+using Dispatch.Cli;
+
+return CommandLine.Build().Parse(args).Invoke();
