@@ -77,9 +77,15 @@ internal sealed partial class Processor
             {
                 ulong dest = ReadOperand(in ins, 0, size), acc = Gpr.Rax & SizeMask(size);
                 SetLazy(LazyFlagOp.Sub, acc, dest, (acc - dest) & SizeMask(size), size);
-                // The destination is always written (with its old value on failure), as the SDM says.
+                // A memory destination is always written (with its old value on failure: the locked cycle writes).
+                // A register destination is written only on success, so on failure a 32-bit one keeps its upper half
+                // (as processors do); the accumulator is written only on failure.
                 if (acc == dest) WriteOperand(in ins, 0, size, ReadRegister(ins.Op1Register));
-                else { WriteOperand(in ins, 0, size, dest); WriteRegister(SizedAccumulator(size), dest); }
+                else
+                {
+                    if (ins.Op0Kind == OpKind.Memory) WriteOperand(in ins, 0, size, dest);
+                    WriteRegister(SizedAccumulator(size), dest);
+                }
                 return ExecutionStatus.Continue;
             }
             case Mnemonic.Cmpxchg16b: return CompareExchange16(ref ins);
