@@ -140,30 +140,34 @@ internal static unsafe class DifferentialHarness
 
     private static void EmitStub(Assembler a, InstructionForm form)
     {
-        a.push(rbx); a.push(rbp); a.push(r12); a.push(r13); a.push(r14); a.push(r15);
+        // Only the registers the instruction uses (explicitly or implicitly) are loaded and stored, which keeps the
+        // stub short; the others stay at their inputs in the record.
+        var used = new bool[16];
+        foreach (var u in new InstructionInfoFactory().GetInfo(form.Instruction).GetUsedRegisters())
+            if (u.Register.IsGPR()) used[u.Register.GetFullRegister() - Register.RAX] = true;
+        if (form.UsesMemory) used[15] = false;
+        var saved = new List<AssemblerRegister64>();
+        foreach (int i in new[] { 3, 5, 12, 13, 14, 15 })
+            if (used[i] || (i == 15 && form.UsesMemory)) saved.Add(Gprs[i]);
+        foreach (var r in saved) a.push(r);
         a.push(rdi);
         a.push(__qword_ptr[rdi + FlagsSlot * 8]);
         a.popfq();
         for (int i = 0; i < 16; i++)
-        {
-            if (i is 4 or 7 || (form.UsesMemory && i == 15)) continue;
-            a.mov(Gprs[i], __qword_ptr[rdi + i * 8]);
-        }
+            if (used[i] && i is not (4 or 7)) a.mov(Gprs[i], __qword_ptr[rdi + i * 8]);
         if (form.UsesMemory) a.mov(r15, rdi);
-        a.mov(rdi, __qword_ptr[rdi + 7 * 8]);
+        if (used[7]) a.mov(rdi, __qword_ptr[rdi + 7 * 8]);
         a.AddInstruction(form.Instruction);
         a.pushfq();
         a.push(rdi);
         a.mov(rdi, __qword_ptr[rsp + 16]);
         for (int i = 0; i < 16; i++)
-        {
-            if (i is 4 or 7) continue;
-            a.mov(__qword_ptr[rdi + i * 8], Gprs[i]);
-        }
-        a.pop(__qword_ptr[rdi + 7 * 8]);
+            if (used[i] && i is not (4 or 7)) a.mov(__qword_ptr[rdi + i * 8], Gprs[i]);
+        if (used[7]) a.pop(__qword_ptr[rdi + 7 * 8]);
+        else a.add(rsp, 8);
         a.pop(__qword_ptr[rdi + FlagsSlot * 8]);
         a.pop(rdi);
-        a.pop(r15); a.pop(r14); a.pop(r13); a.pop(r12); a.pop(rbp); a.pop(rbx);
+        for (int i = saved.Count - 1; i >= 0; i--) a.pop(saved[i]);
         a.ret();
     }
 
