@@ -190,6 +190,11 @@ internal sealed partial class Processor
             case Mnemonic.Clc: SetStatusFlags(MaterializeFlags() & ~Dispatch.Rflags.CF); return ExecutionStatus.Continue;
             case Mnemonic.Stc: SetStatusFlags(MaterializeFlags() | Dispatch.Rflags.CF); return ExecutionStatus.Continue;
             case Mnemonic.Cmc: SetStatusFlags(MaterializeFlags() ^ Dispatch.Rflags.CF); return ExecutionStatus.Continue;
+            case Mnemonic.Stac: case Mnemonic.Clac:
+                // Only CPL 0 may change AC this way (SDM "STAC"/"CLAC": #UD otherwise).
+                if (Cpl != 0) break;
+                if (ins.Mnemonic == Mnemonic.Stac) _flags |= Dispatch.Rflags.AC; else _flags &= ~Dispatch.Rflags.AC;
+                return ExecutionStatus.Continue;
             case Mnemonic.Cld: _flags &= ~Dispatch.Rflags.DF; return ExecutionStatus.Continue;
             case Mnemonic.Std: _flags |= Dispatch.Rflags.DF; return ExecutionStatus.Continue;
             case Mnemonic.Lahf:

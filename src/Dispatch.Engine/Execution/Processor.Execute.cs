@@ -304,6 +304,10 @@ internal sealed unsafe partial class Processor
 
     private DecodedBlock DecodeBlock(ulong rip, byte* page, ulong physicalPage)
     {
+        // The page holds code again (a write unmarks it): writes must reach the slow path, which invalidates blocks,
+        // so no write mapping of it may stay in the TLB.
+        Memory.CodePages.MarkCode(physicalPage);
+        _tlb.FlushWritesTo(physicalPage);
         _codeReader ??= new GuestCodeReader(this);
         _decoder ??= Decoder.Create(64, _codeReader, DecoderOptions.None);
         var instructions = new List<Instruction>(16);
