@@ -13,9 +13,24 @@ internal sealed partial class Processor
 {
     private ExecutionStatus ExecuteInstruction(ref Instruction ins, int size)
     {
+        // LOCK (and XCHG with a memory operand, which locks implicitly) makes the whole read-modify-write atomic with
+        // respect to the other vCPUs' locked operations. The decoder has already turned LOCK on anything that cannot
+        // take it into an invalid instruction (#UD).
+        if (ins.HasLockPrefix || (ins.Mnemonic == Mnemonic.Xchg && (ins.Op0Kind == OpKind.Memory || ins.Op1Kind == OpKind.Memory)))
+        {
+            lock (s_lockedOperations) return ExecuteUnlocked(ref ins, size);
+        }
+        return ExecuteUnlocked(ref ins, size);
+    }
+
+    private ExecutionStatus ExecuteUnlocked(ref Instruction ins, int size)
+    {
         switch (ins.Mnemonic)
         {
             case Mnemonic.Mov:
+                if ((ins.Op0Kind == OpKind.Register && ins.Op0Register.IsSegmentRegister())
+                    || (ins.Op1Kind == OpKind.Register && ins.Op1Register.IsSegmentRegister()))
+                    return MoveSegment(ref ins, size);
                 if (ins.Op0Kind == OpKind.Register && ins.Op0Register.IsGPR())
                 {
                     if (ins.Op1Kind == OpKind.Register && ins.Op1Register.IsGPR()) WriteRegister(ins.Op0Register, ReadRegister(ins.Op1Register));
@@ -89,6 +104,22 @@ internal sealed partial class Processor
                 return ExecutionStatus.Continue;
             }
             case Mnemonic.Cmpxchg16b: return CompareExchange16(ref ins);
+            case Mnemonic.Push when ins.Op0Kind == OpKind.Register && ins.Op0Register.IsSegmentRegister():
+                Push(SegmentByRegister(ins.Op0Register).Selector, ins.Code is Code.Pushw_FS or Code.Pushw_GS ? 2 : 8);
+                return ExecutionStatus.Continue;
+            case Mnemonic.Pop when ins.Op0Kind == OpKind.Register && ins.Op0Register.IsSegmentRegister():
+            {
+                int s = ins.Code is Code.Popw_FS or Code.Popw_GS ? 2 : 8;
+                ulong v = ReadMemory(Gpr.Rsp, s);
+                LoadDataSegment(ins.Op0Register, (ushort)v);
+                Gpr.Rsp += (ulong)s;
+                return ExecutionStatus.Continue;
+            }
+            case Mnemonic.Enter: return Enter(ref ins);
+            case Mnemonic.Xlatb:
+                WriteRegister(Register.AL, ReadMemory(EffectiveAddress(in ins), 1));
+                return ExecutionStatus.Continue;
+            case Mnemonic.Cmpxchg8b: return CompareExchange8(ref ins);
             case Mnemonic.Push:
             {
                 ulong v = ins.Op0Kind is OpKind.Immediate8to64 or OpKind.Immediate32to64 or OpKind.Immediate8to16
