@@ -10,12 +10,12 @@ internal sealed class DecodedBlock
 {
     public const int MaxInstructions = 64;
 
-    public DecodedBlock(ulong linearStart, ulong physicalPage, Instruction[] instructions, byte[] operandSizes)
+    public DecodedBlock(ulong linearStart, ulong physicalPage, Instruction[] instructions, MicroOp[] ops)
     {
         LinearStart = linearStart;
         PhysicalPage = physicalPage;
         Instructions = instructions;
-        OperandSizes = operandSizes;
+        Ops = ops;
     }
 
     public ulong LinearStart { get; }
@@ -25,8 +25,8 @@ internal sealed class DecodedBlock
 
     public Instruction[] Instructions { get; }
 
-    /// <summary>Operand size in bytes of each instruction's first operand, computed once at decode time.</summary>
-    public byte[] OperandSizes { get; }
+    /// <summary>Each instruction pre-digested at decode time (handler kind, registers, operand size), in step with <see cref="Instructions"/>.</summary>
+    public MicroOp[] Ops { get; }
 
     /// <summary>Cleared when the page is written; checked after every instruction so self-modifying code is seen.</summary>
     public volatile bool Valid = true;

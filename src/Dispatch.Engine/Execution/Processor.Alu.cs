@@ -86,7 +86,7 @@ internal sealed partial class Processor
         int count = (int)(ins.OpCount > 1 ? ReadOperand(in ins, 1, 1) : 1) & (size == 8 ? 63 : 31);
         ulong mask = SizeMask(size), sign = 1UL << (bits - 1);
         if (m is Mnemonic.Rcl or Mnemonic.Rcr) count %= bits + 1;
-        if (count == 0) return ExecutionStatus.Continue;
+        if (count == 0) return ZeroCountShift(in ins, size, memory, a);
         ulong flags = MaterializeFlags();
         bool cf = (flags & Dispatch.Rflags.CF) != 0, of;
         ulong r;
@@ -163,6 +163,16 @@ internal sealed partial class Processor
         return ExecutionStatus.Continue;
     }
 
+    /// <summary>
+    /// A shift or rotate whose count is 0 changes no flags and no value, but a 32-bit register destination is still
+    /// written, so its upper half is cleared as for any 32-bit operation in 64-bit mode.
+    /// </summary>
+    private ExecutionStatus ZeroCountShift(in Instruction ins, int size, bool memory, ulong value)
+    {
+        if (!memory && size == 4) WriteRegister(ins.Op0Register, value);
+        return ExecutionStatus.Continue;
+    }
+
     private void SetShiftFlags(ulong r, int size, bool cf, bool of, ulong old)
     {
         ulong f = ResultFlags(r, size) | (cf ? Dispatch.Rflags.CF : 0) | (of ? Dispatch.Rflags.OF : 0);
@@ -193,7 +203,7 @@ internal sealed partial class Processor
         ulong b = ReadRegister(ins.Op1Register);
         int bits = size * 8;
         int count = (int)ReadOperand(in ins, 2, 1) & (size == 8 ? 63 : 31);
-        if (count == 0) return ExecutionStatus.Continue;
+        if (count == 0) return ZeroCountShift(in ins, size, memory, a);
         ulong mask = SizeMask(size), sign = 1UL << (bits - 1);
         ulong r;
         bool cf;

@@ -13,9 +13,24 @@ internal sealed partial class Processor
 {
     private ExecutionStatus ExecuteInstruction(ref Instruction ins, int size)
     {
+        // LOCK (and XCHG with a memory operand, which locks implicitly) makes the whole read-modify-write atomic with
+        // respect to the other vCPUs' locked operations. The decoder has already turned LOCK on anything that cannot
+        // take it into an invalid instruction (#UD).
+        if (ins.HasLockPrefix || (ins.Mnemonic == Mnemonic.Xchg && (ins.Op0Kind == OpKind.Memory || ins.Op1Kind == OpKind.Memory)))
+        {
+            lock (s_lockedOperations) return ExecuteUnlocked(ref ins, size);
+        }
+        return ExecuteUnlocked(ref ins, size);
+    }
+
+    private ExecutionStatus ExecuteUnlocked(ref Instruction ins, int size)
+    {
         switch (ins.Mnemonic)
         {
             case Mnemonic.Mov:
+                if ((ins.Op0Kind == OpKind.Register && ins.Op0Register.IsSegmentRegister())
+                    || (ins.Op1Kind == OpKind.Register && ins.Op1Register.IsSegmentRegister()))
+                    return MoveSegment(ref ins, size);
                 if (ins.Op0Kind == OpKind.Register && ins.Op0Register.IsGPR())
                 {
                     if (ins.Op1Kind == OpKind.Register && ins.Op1Register.IsGPR()) WriteRegister(ins.Op0Register, ReadRegister(ins.Op1Register));
@@ -77,12 +92,34 @@ internal sealed partial class Processor
             {
                 ulong dest = ReadOperand(in ins, 0, size), acc = Gpr.Rax & SizeMask(size);
                 SetLazy(LazyFlagOp.Sub, acc, dest, (acc - dest) & SizeMask(size), size);
-                // The destination is always written (with its old value on failure), as the SDM says.
+                // A memory destination is always written (with its old value on failure: the locked cycle writes).
+                // A register destination is written only on success, so on failure a 32-bit one keeps its upper half
+                // (as processors do); the accumulator is written only on failure.
                 if (acc == dest) WriteOperand(in ins, 0, size, ReadRegister(ins.Op1Register));
-                else { WriteOperand(in ins, 0, size, dest); WriteRegister(SizedAccumulator(size), dest); }
+                else
+                {
+                    if (ins.Op0Kind == OpKind.Memory) WriteOperand(in ins, 0, size, dest);
+                    WriteRegister(SizedAccumulator(size), dest);
+                }
                 return ExecutionStatus.Continue;
             }
             case Mnemonic.Cmpxchg16b: return CompareExchange16(ref ins);
+            case Mnemonic.Push when ins.Op0Kind == OpKind.Register && ins.Op0Register.IsSegmentRegister():
+                Push(SegmentByRegister(ins.Op0Register).Selector, ins.Code is Code.Pushw_FS or Code.Pushw_GS ? 2 : 8);
+                return ExecutionStatus.Continue;
+            case Mnemonic.Pop when ins.Op0Kind == OpKind.Register && ins.Op0Register.IsSegmentRegister():
+            {
+                int s = ins.Code is Code.Popw_FS or Code.Popw_GS ? 2 : 8;
+                ulong v = ReadMemory(Gpr.Rsp, s);
+                LoadDataSegment(ins.Op0Register, (ushort)v);
+                Gpr.Rsp += (ulong)s;
+                return ExecutionStatus.Continue;
+            }
+            case Mnemonic.Enter: return Enter(ref ins);
+            case Mnemonic.Xlatb:
+                WriteRegister(Register.AL, ReadMemory(EffectiveAddress(in ins), 1));
+                return ExecutionStatus.Continue;
+            case Mnemonic.Cmpxchg8b: return CompareExchange8(ref ins);
             case Mnemonic.Push:
             {
                 ulong v = ins.Op0Kind is OpKind.Immediate8to64 or OpKind.Immediate32to64 or OpKind.Immediate8to16
@@ -184,6 +221,11 @@ internal sealed partial class Processor
             case Mnemonic.Clc: SetStatusFlags(MaterializeFlags() & ~Dispatch.Rflags.CF); return ExecutionStatus.Continue;
             case Mnemonic.Stc: SetStatusFlags(MaterializeFlags() | Dispatch.Rflags.CF); return ExecutionStatus.Continue;
             case Mnemonic.Cmc: SetStatusFlags(MaterializeFlags() ^ Dispatch.Rflags.CF); return ExecutionStatus.Continue;
+            case Mnemonic.Stac: case Mnemonic.Clac:
+                // Only CPL 0 may change AC this way (SDM "STAC"/"CLAC": #UD otherwise).
+                if (Cpl != 0) break;
+                if (ins.Mnemonic == Mnemonic.Stac) _flags |= Dispatch.Rflags.AC; else _flags &= ~Dispatch.Rflags.AC;
+                return ExecutionStatus.Continue;
             case Mnemonic.Cld: _flags &= ~Dispatch.Rflags.DF; return ExecutionStatus.Continue;
             case Mnemonic.Std: _flags |= Dispatch.Rflags.DF; return ExecutionStatus.Continue;
             case Mnemonic.Lahf:

@@ -40,7 +40,10 @@ internal sealed unsafe partial class Processor
             {
                 if (_exitPending)
                 {
+                    // A VM exit from inside an instruction (EPT violation or misconfiguration) is fault-like: the
+                    // guest RIP it saves is the instruction's.
                     _exitPending = false;
+                    Rip = _currentInstructionIp;
                     return StopReason.VmExit;
                 }
                 // A guest exception: RIP goes back to the faulting instruction, then the exception is delivered
@@ -58,23 +61,11 @@ internal sealed unsafe partial class Processor
         while (budget > 0)
         {
             if (CancelRequested) return StopReason.Cancelled;
-            PurgeWrittenCodePages();
+            if (_codePagesWritten) PurgeWrittenCodePages();
             DecodedBlock block = FindBlock(previous, previousTaken);
-            Instruction[] instructions = block.Instructions;
-            byte[] sizes = block.OperandSizes;
-            int executed = 0;
-            ExecutionStatus status = ExecutionStatus.Continue;
-            for (int i = 0; i < instructions.Length; i++)
-            {
-                ref Instruction ins = ref instructions[i];
-                _currentInstructionIp = ins.IP;
-                _currentInstructionLength = ins.Length;
-                Rip = ins.NextIP;
-                status = ExecuteInstruction(ref ins, sizes[i]);
-                if (status == ExecutionStatus.Exit) break;
-                executed++;
-                if (status != ExecutionStatus.Continue || !block.Valid) break;
-            }
+            MicroOp[] ops = block.Ops;
+            int limit = budget < ops.Length ? (int)budget : ops.Length;
+            int executed = RunBlock(block, ops, limit, out ExecutionStatus status);
             budget -= executed;
             InstructionsRetired += executed;
             if (status == ExecutionStatus.Exit)
@@ -84,9 +75,161 @@ internal sealed unsafe partial class Processor
             }
             if (status == ExecutionStatus.Halted) return StopReason.Halted;
             previousTaken = status == ExecutionStatus.Branched;
-            previous = block.Valid ? block : null;
+            previous = block.Valid && executed == ops.Length ? block : null;
         }
         return StopReason.Budget;
+    }
+
+    /// <summary>
+    /// Runs up to <paramref name="limit"/> instructions of a block; returns how many retired. Common integer forms run
+    /// inline from their <see cref="MicroOp"/>; the rest go through <see cref="ExecuteInstruction"/>. RIP is kept
+    /// up to date only where something can observe it: before general handlers, memory accesses (a fault restarts at
+    /// the instruction) and at the end of the block.
+    /// </summary>
+    private int RunBlock(DecodedBlock block, MicroOp[] ops, int limit, out ExecutionStatus status)
+    {
+        ref GuestRegisters gpr = ref Gpr;
+        int i = 0;
+        while (i < limit)
+        {
+            ref MicroOp op = ref ops[i];
+            switch (op.Kind)
+            {
+                case FastKind.Nop:
+                    break;
+                case FastKind.MovRR:
+                    gpr[op.Dst] = gpr[op.Src] & op.Mask;
+                    break;
+                case FastKind.MovRI:
+                    gpr[op.Dst] = op.Immediate;
+                    break;
+                case FastKind.Load:
+                {
+                    ulong address = FastAddress(ref op);
+                    if (!IsCanonical(address)) goto default;
+                    _currentInstructionIp = op.Ip;
+                    gpr[op.Dst] = ReadMemory(address, op.Size);
+                    break;
+                }
+                case FastKind.Store:
+                case FastKind.StoreImm:
+                {
+                    ulong address = FastAddress(ref op);
+                    if (!IsCanonical(address)) goto default;
+                    _currentInstructionIp = op.Ip;
+                    WriteMemory(address, op.Size, op.Kind == FastKind.Store ? gpr[op.Src] : op.Immediate);
+                    if (!block.Valid)
+                    {
+                        Rip = op.NextIp;
+                        status = ExecutionStatus.FellThrough;
+                        return i + 1;
+                    }
+                    break;
+                }
+                case FastKind.Add: { ulong a = gpr[op.Dst], b = gpr[op.Src], r = (a + b) & op.Mask; gpr[op.Dst] = r; SetLazyFast(LazyFlagOp.Add, a, b, r, ref op); break; }
+                case FastKind.Sub: { ulong a = gpr[op.Dst], b = gpr[op.Src], r = (a - b) & op.Mask; gpr[op.Dst] = r; SetLazyFast(LazyFlagOp.Sub, a, b, r, ref op); break; }
+                case FastKind.And: { ulong r = gpr[op.Dst] & gpr[op.Src] & op.Mask; gpr[op.Dst] = r; SetLazyFast(LazyFlagOp.Logic, 0, 0, r, ref op); break; }
+                case FastKind.Or: { ulong r = (gpr[op.Dst] | gpr[op.Src]) & op.Mask; gpr[op.Dst] = r; SetLazyFast(LazyFlagOp.Logic, 0, 0, r, ref op); break; }
+                case FastKind.Xor: { ulong r = (gpr[op.Dst] ^ gpr[op.Src]) & op.Mask; gpr[op.Dst] = r; SetLazyFast(LazyFlagOp.Logic, 0, 0, r, ref op); break; }
+                case FastKind.Cmp: { ulong a = gpr[op.Dst] & op.Mask, b = gpr[op.Src] & op.Mask; SetLazyFast(LazyFlagOp.Sub, a, b, (a - b) & op.Mask, ref op); break; }
+                case FastKind.Test: { SetLazyFast(LazyFlagOp.Logic, 0, 0, gpr[op.Dst] & gpr[op.Src] & op.Mask, ref op); break; }
+                case FastKind.AddI: { ulong a = gpr[op.Dst] & op.Mask, b = op.Immediate, r = (a + b) & op.Mask; gpr[op.Dst] = r; SetLazyFast(LazyFlagOp.Add, a, b, r, ref op); break; }
+                case FastKind.SubI: { ulong a = gpr[op.Dst] & op.Mask, b = op.Immediate, r = (a - b) & op.Mask; gpr[op.Dst] = r; SetLazyFast(LazyFlagOp.Sub, a, b, r, ref op); break; }
+                case FastKind.AndI: { ulong r = gpr[op.Dst] & op.Immediate; gpr[op.Dst] = r; SetLazyFast(LazyFlagOp.Logic, 0, 0, r, ref op); break; }
+                case FastKind.OrI: { ulong r = (gpr[op.Dst] | op.Immediate) & op.Mask; gpr[op.Dst] = r; SetLazyFast(LazyFlagOp.Logic, 0, 0, r, ref op); break; }
+                case FastKind.XorI: { ulong r = (gpr[op.Dst] ^ op.Immediate) & op.Mask; gpr[op.Dst] = r; SetLazyFast(LazyFlagOp.Logic, 0, 0, r, ref op); break; }
+                case FastKind.CmpI: { ulong a = gpr[op.Dst] & op.Mask, b = op.Immediate; SetLazyFast(LazyFlagOp.Sub, a, b, (a - b) & op.Mask, ref op); break; }
+                case FastKind.TestI: { SetLazyFast(LazyFlagOp.Logic, 0, 0, gpr[op.Dst] & op.Immediate, ref op); break; }
+                case FastKind.Inc:
+                case FastKind.Dec:
+                {
+                    // CF survives INC/DEC; after another INC/DEC it is already in _flagsCarryIn.
+                    if (_lazyOp is not (LazyFlagOp.Inc or LazyFlagOp.Dec)) _flagsCarryIn = GetCF();
+                    ulong a = gpr[op.Dst] & op.Mask;
+                    bool inc = op.Kind == FastKind.Inc;
+                    ulong r = (inc ? a + 1 : a - 1) & op.Mask;
+                    gpr[op.Dst] = r;
+                    SetLazyFast(inc ? LazyFlagOp.Inc : LazyFlagOp.Dec, a, 1, r, ref op);
+                    break;
+                }
+                case FastKind.Lea:
+                    gpr[op.Dst] = FastAddress(ref op) & op.Mask;
+                    break;
+                case FastKind.Jcc:
+                    i++;
+                    if (Condition(op.Condition))
+                    {
+                        Rip = op.Immediate;
+                        status = ExecutionStatus.Branched;
+                    }
+                    else
+                    {
+                        Rip = op.NextIp;
+                        status = ExecutionStatus.FellThrough;
+                    }
+                    return i;
+                case FastKind.Jmp:
+                    Rip = op.Immediate;
+                    status = ExecutionStatus.Branched;
+                    return i + 1;
+                case FastKind.Call:
+                    _currentInstructionIp = op.Ip;
+                    Push(op.NextIp);
+                    Rip = op.Immediate;
+                    status = ExecutionStatus.Branched;
+                    return i + 1;
+                case FastKind.Ret:
+                    _currentInstructionIp = op.Ip;
+                    Rip = Pop();
+                    status = ExecutionStatus.Branched;
+                    return i + 1;
+                case FastKind.Push:
+                {
+                    _currentInstructionIp = op.Ip;
+                    ulong value = gpr[op.Src];
+                    ulong rsp = gpr.Rsp - 8;
+                    WriteMemory(rsp, 8, value);
+                    gpr.Rsp = rsp;
+                    if (!block.Valid)
+                    {
+                        Rip = op.NextIp;
+                        status = ExecutionStatus.FellThrough;
+                        return i + 1;
+                    }
+                    break;
+                }
+                case FastKind.Pop:
+                {
+                    _currentInstructionIp = op.Ip;
+                    ulong value = ReadMemory(gpr.Rsp, 8);
+                    gpr.Rsp += 8;
+                    gpr[op.Dst] = value;
+                    break;
+                }
+                default:
+                {
+                    _currentInstructionIp = op.Ip;
+                    _currentInstructionLength = op.Length;
+                    Rip = op.NextIp;
+                    var s = ExecuteInstruction(ref block.Instructions[i], op.Size);
+                    if (s == ExecutionStatus.Exit)
+                    {
+                        status = s;
+                        return i;
+                    }
+                    if (s != ExecutionStatus.Continue || !block.Valid)
+                    {
+                        status = s == ExecutionStatus.Continue ? ExecutionStatus.FellThrough : s;
+                        return i + 1;
+                    }
+                    break;
+                }
+            }
+            i++;
+        }
+        Rip = ops[i - 1].NextIp;
+        status = ExecutionStatus.Continue;
+        return i;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -110,7 +253,7 @@ internal sealed unsafe partial class Processor
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool FetchMappingMatches(DecodedBlock block)
     {
-        var t = _tlb.For(AccessKind.Fetch);
+        var t = _tlb.Fetch;
         int i = SoftwareTlb.Index(Rip);
         return t.Tags[i] == SoftwareTlb.Tag(Rip, Cpl == 3) && t.PhysicalPages[i] == block.PhysicalPage;
     }
@@ -161,6 +304,10 @@ internal sealed unsafe partial class Processor
 
     private DecodedBlock DecodeBlock(ulong rip, byte* page, ulong physicalPage)
     {
+        // The page holds code again (a write unmarks it): writes must reach the slow path, which invalidates blocks,
+        // so no write mapping of it may stay in the TLB.
+        Memory.CodePages.MarkCode(physicalPage);
+        _tlb.FlushWritesTo(physicalPage);
         _codeReader ??= new GuestCodeReader(this);
         _decoder ??= Decoder.Create(64, _codeReader, DecoderOptions.None);
         var instructions = new List<Instruction>(16);
@@ -178,9 +325,9 @@ internal sealed unsafe partial class Processor
             if ((ip & ~0xFFFUL) != (rip & ~0xFFFUL)) break;
         }
         var array = instructions.ToArray();
-        var sizes = new byte[array.Length];
-        for (int i = 0; i < array.Length; i++) sizes[i] = (byte)OperandSize(in array[i]);
-        return new DecodedBlock(rip, physicalPage, array, sizes);
+        var ops = new MicroOp[array.Length];
+        for (int i = 0; i < array.Length; i++) ops[i] = Compile(in array[i]);
+        return new DecodedBlock(rip, physicalPage, array, ops);
     }
 
     private static bool EndsBlock(in Instruction ins) =>
@@ -200,9 +347,13 @@ internal sealed unsafe partial class Processor
         };
     }
 
+    // Set with every enqueue: one volatile read per block instead of a look into the queue.
+    private volatile bool _codePagesWritten;
+
     private void OnCodePageWritten(ulong page)
     {
         _writtenCodePages.Enqueue(page);
+        _codePagesWritten = true;
         // Mark now so a running block notices at its next instruction boundary; the dictionaries are purged by the
         // owning thread.
         lock (_blocksByPage)
@@ -214,7 +365,7 @@ internal sealed unsafe partial class Processor
 
     private void PurgeWrittenCodePages()
     {
-        if (_writtenCodePages.IsEmpty) return;
+        _codePagesWritten = false;
         while (_writtenCodePages.TryDequeue(out ulong page))
         {
             lock (_blocksByPage)

@@ -14,7 +14,8 @@ internal sealed partial class Processor
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void SetLazy(LazyFlagOp op, ulong a, ulong b, ulong result, int size)
     {
-        if (op is LazyFlagOp.Inc or LazyFlagOp.Dec or LazyFlagOp.Adc or LazyFlagOp.Sbb) MaterializeFlags();
+        // INC and DEC keep CF: remember it before the previous operation is forgotten.
+        if (op is (LazyFlagOp.Inc or LazyFlagOp.Dec) && _lazyOp is not (LazyFlagOp.Inc or LazyFlagOp.Dec)) _flagsCarryIn = GetCF();
         _lazyOp = op;
         _lazyA = a;
         _lazyB = b;
@@ -66,12 +67,13 @@ internal sealed partial class Processor
             LazyFlagOp.Adc => (_flagsCarryIn ? r <= a : r < a),
             LazyFlagOp.Sub => a < b,
             LazyFlagOp.Sbb => (_flagsCarryIn ? a <= b : a < b),
-            LazyFlagOp.Inc or LazyFlagOp.Dec => (_flags & Dispatch.Rflags.CF) != 0,
+            LazyFlagOp.Inc or LazyFlagOp.Dec => _flagsCarryIn,
             _ => false,
         };
     }
 
-    // For ADC/SBB the carry that went in; kept apart because the flags word is overwritten by the result.
+    // For ADC/SBB the carry that went in, for INC/DEC the carry they keep; kept apart because the flags word is stale
+    // while an operation is pending.
     private bool _flagsCarryIn;
 
     private bool LazyOverflow()

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Dispatch.Execution;
 
@@ -12,11 +13,11 @@ internal sealed unsafe partial class Processor
     internal ulong ReadMemory(ulong linear, int size)
     {
         bool user = Cpl == 3;
-        var t = _tlb.For(AccessKind.Read);
+        var t = _tlb.Read;
         int i = SoftwareTlb.Index(linear);
-        if (t.Tags[i] == SoftwareTlb.Tag(linear, user) && (linear & 0xFFF) <= (ulong)(4096 - size))
+        if (Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(t.Tags), i) == SoftwareTlb.Tag(linear, user) && (linear & 0xFFF) <= (ulong)(4096 - size))
         {
-            byte* p = (byte*)t.Hosts[i] + (linear & 0xFFF);
+            byte* p = (byte*)Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(t.Hosts), i) + (linear & 0xFFF);
             return size switch
             {
                 1 => *p,
@@ -32,11 +33,11 @@ internal sealed unsafe partial class Processor
     internal void WriteMemory(ulong linear, int size, ulong value)
     {
         bool user = Cpl == 3;
-        var t = _tlb.For(AccessKind.Write);
+        var t = _tlb.Write;
         int i = SoftwareTlb.Index(linear);
-        if (t.Tags[i] == SoftwareTlb.Tag(linear, user) && (linear & 0xFFF) <= (ulong)(4096 - size))
+        if (Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(t.Tags), i) == SoftwareTlb.Tag(linear, user) && (linear & 0xFFF) <= (ulong)(4096 - size))
         {
-            byte* p = (byte*)t.Hosts[i] + (linear & 0xFFF);
+            byte* p = (byte*)Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(t.Hosts), i) + (linear & 0xFFF);
             switch (size)
             {
                 case 1: *p = (byte)value; break;

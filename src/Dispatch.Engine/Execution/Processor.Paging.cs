@@ -27,7 +27,7 @@ internal sealed unsafe partial class Processor
     {
         physicalPage = ulong.MaxValue;
         if (!IsCanonical(linear)) RaiseException(ExceptionVector.GeneralProtection, 0);
-        ulong physical = WalkGuestPageTables(linear, kind, user, out bool writable);
+        ulong physical = WalkGuestPageTables(linear, kind, user, out bool writable, out bool userPage);
         ulong hostPhysical = Controls.EptEnabled ? TranslateEpt(physical, kind, linear, finalTranslation: true) : physical;
         byte* page = Memory.TryGetPage(hostPhysical & ~0xFFFUL);
         if (page == null)
@@ -39,6 +39,9 @@ internal sealed unsafe partial class Processor
         physicalPage = hostPhysical >> 12;
         if (kind == AccessKind.Fetch) Memory.CodePages.MarkCode(physicalPage);
         bool cacheable = kind != AccessKind.Write || (writable && !Memory.CodePages.IsCode(physicalPage));
+        // With SMAP, whether a supervisor data access to a user page faults depends on RFLAGS.AC at the time of the
+        // access, which the TLB does not key on: such translations are never cached.
+        if (!user && userPage && kind != AccessKind.Fetch && (Cr4 & Cr4SMAP) != 0) cacheable = false;
         if (cacheable) _tlb.Insert(kind, linear, user, page, physicalPage);
         return page;
     }
@@ -49,9 +52,10 @@ internal sealed unsafe partial class Processor
     /// Walks the guest's 4-level tables for <paramref name="linear"/>. Sets accessed bits on the way and the dirty bit on
     /// writes; raises #PF with the SDM's error code (Vol. 3A, 4.7) on any violation.
     /// </summary>
-    private ulong WalkGuestPageTables(ulong linear, AccessKind kind, bool user, out bool writableForTlb)
+    private ulong WalkGuestPageTables(ulong linear, AccessKind kind, bool user, out bool writableForTlb, out bool userPage)
     {
         writableForTlb = true;
+        userPage = false;
         if ((Cr0 & Cr0PG) == 0) return linear;
         bool nxe = (Efer & EferNXE) != 0;
         bool write = kind == AccessKind.Write, fetch = kind == AccessKind.Fetch;
@@ -78,6 +82,7 @@ internal sealed unsafe partial class Processor
             if (level == 1 || large)
             {
                 CheckPermissions(linear, kind, user, allWritable, allUser, anyNoExecute, errorBase);
+                userPage = allUser;
                 ulong set = 0x20 | (write ? 0x40UL : 0);
                 if ((e & set) != set) entry = e | set;
                 // A read that did not set the dirty bit must not let a later write through the TLB without setting it.

@@ -14,6 +14,16 @@ internal sealed unsafe class SoftwareTlb
 
     private readonly Table[] _tables = [new(), new(), new()];
 
+    public SoftwareTlb()
+    {
+        Read = _tables[(int)AccessKind.Read];
+        Write = _tables[(int)AccessKind.Write];
+        Fetch = _tables[(int)AccessKind.Fetch];
+    }
+
+    // The per-kind tables as fields: the memory fast path reaches them without an array bounds check.
+    public readonly Table Read, Write, Fetch;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Tag(ulong linear, bool user) => (linear & ~0xFFFUL) | (user ? 1UL : 0) | 2;
 
