@@ -103,7 +103,7 @@ internal sealed unsafe partial class Processor
         Register gpr0 = Register.None, gpr1 = Register.None;
         int gpr0Operand = -1, gpr1Operand = -1;
         ulong address = 0;
-        int memorySize = 0;
+        int memorySize = 0, memoryOperand = 0;
         ulong operandKey = 0;
         for (int i = 0; i < ins.OpCount; i++)
         {
@@ -156,6 +156,7 @@ internal sealed unsafe partial class Processor
                 }
                 case OpKind.Memory:
                     address = EffectiveAddress(in ins);
+                    memoryOperand = i;
                     memorySize = ins.MemorySize.GetSize();
                     if (memorySize is 0 or > HostStubs.MemorySlotSize) RaiseException(ExceptionVector.InvalidOpcode);
                     if (memorySize == 16 && !traits.Unaligned && (address & 15) != 0 && traits.Kind == SimdKind.Sse)
@@ -164,7 +165,7 @@ internal sealed unsafe partial class Processor
                     host.MemoryIndex = Register.None;
                     host.MemoryIndexScale = 1;
                     host.MemoryDisplacement64 = HostStubs.MemorySlot;
-                    host.MemoryDisplSize = 4;
+                    host.MemoryDisplSize = 8;
                     host.SegmentPrefix = Register.None;
                     keyPart = 0xFFFF;
                     break;
@@ -177,7 +178,7 @@ internal sealed unsafe partial class Processor
             }
             operandKey |= (ulong)keyPart << (16 * i);
         }
-        if (memorySize != 0 && traits.MemoryRead) ReadBytes(address, new Span<byte>(ctx + HostStubs.MemorySlot, memorySize));
+        if (memorySize != 0 && IsRead(traits.Access(memoryOperand))) ReadBytes(address, new Span<byte>(ctx + HostStubs.MemorySlot, memorySize));
 
         *(ulong*)(ctx + HostStubs.Rax) = Gpr.Rax;
         *(ulong*)(ctx + HostStubs.Rcx) = Gpr.Rcx;
@@ -206,7 +207,7 @@ internal sealed unsafe partial class Processor
         }
 
         ushort fsw = fullState ? BinaryPrimitives.ReadUInt16LittleEndian(new ReadOnlySpan<byte>(ctx + HostStubs.GuestImage + 2, 2)) : (ushort)0;
-        if (memorySize != 0 && traits.MemoryWrite)
+        if (memorySize != 0 && IsWrite(traits.Access(memoryOperand)))
         {
             // An x87 store with an unmasked exception other than precision leaves memory unchanged.
             ushort fcw = fullState ? BinaryPrimitives.ReadUInt16LittleEndian(new ReadOnlySpan<byte>(ctx + HostStubs.GuestImage, 2)) : (ushort)0x3F;
@@ -286,6 +287,8 @@ internal sealed unsafe partial class Processor
         }
         return 0;
     }
+
+    private static bool IsRead(OpAccess access) => access is OpAccess.Read or OpAccess.ReadWrite or OpAccess.CondRead or OpAccess.ReadCondWrite;
 
     private static bool IsWrite(OpAccess access) => access is OpAccess.Write or OpAccess.ReadWrite or OpAccess.CondWrite or OpAccess.ReadCondWrite;
 

@@ -29,22 +29,22 @@ internal enum SimdKind : byte
 internal readonly struct SimdTraits
 {
     public readonly SimdKind Kind;
-    public readonly OpAccess Op0, Op1, Op2;
-    public readonly bool MemoryRead, MemoryWrite, ImplicitXmm0, Unaligned;
+    /// <summary>Operand access, the same for the register and the memory form of a <see cref="Code"/>.</summary>
+    public readonly OpAccess Op0, Op1, Op2, Op3;
+    public readonly bool ImplicitXmm0, Unaligned;
 
-    private SimdTraits(SimdKind kind, in InstructionInfo info, bool memoryRead, bool memoryWrite, bool implicitXmm0, bool unaligned)
+    private SimdTraits(SimdKind kind, in InstructionInfo info, bool implicitXmm0, bool unaligned)
     {
         Kind = kind;
         Op0 = info.Op0Access;
         Op1 = info.Op1Access;
         Op2 = info.Op2Access;
-        MemoryRead = memoryRead;
-        MemoryWrite = memoryWrite;
+        Op3 = info.Op3Access;
         ImplicitXmm0 = implicitXmm0;
         Unaligned = unaligned;
     }
 
-    public OpAccess Access(int operand) => operand switch { 0 => Op0, 1 => Op1, _ => Op2 };
+    public OpAccess Access(int operand) => operand switch { 0 => Op0, 1 => Op1, 2 => Op2, _ => Op3 };
 
     private static readonly SimdTraits[] s_table = new SimdTraits[Enum.GetValues<Code>().Length];
     private static readonly Lock s_lock = new();
@@ -73,19 +73,13 @@ internal readonly struct SimdTraits
     private static SimdTraits Compute(in Instruction ins)
     {
         var info = new InstructionInfoFactory().GetInfo(ins);
-        bool read = false, write = false;
-        foreach (var m in info.GetUsedMemory())
-        {
-            if (m.Access is OpAccess.Read or OpAccess.ReadWrite or OpAccess.CondRead or OpAccess.ReadCondWrite) read = true;
-            if (m.Access is OpAccess.Write or OpAccess.ReadWrite or OpAccess.CondWrite or OpAccess.ReadCondWrite) write = true;
-        }
         var m0 = ins.Mnemonic;
         bool implicitXmm0 = m0 is Mnemonic.Pblendvb or Mnemonic.Blendvps or Mnemonic.Blendvpd or Mnemonic.Pcmpestrm
             or Mnemonic.Pcmpistrm or Mnemonic.Pcmpestrm64;
         bool unaligned = m0 is Mnemonic.Movups or Mnemonic.Movupd or Mnemonic.Movdqu or Mnemonic.Lddqu
             or Mnemonic.Pcmpestri or Mnemonic.Pcmpestrm or Mnemonic.Pcmpistri or Mnemonic.Pcmpistrm
             or Mnemonic.Pcmpestri64 or Mnemonic.Pcmpestrm64;
-        return new SimdTraits(Classify(in ins), in info, read, write, implicitXmm0, unaligned);
+        return new SimdTraits(Classify(in ins), in info, implicitXmm0, unaligned);
     }
 
     private static SimdKind Classify(in Instruction ins)
