@@ -177,4 +177,30 @@ public sealed class SimdArchitectureTests
             Assert.Equal(TestGuest.CodeAddress + 12, BitConverter.ToUInt64(image, 8)); // FIP: the FLD1 after MOV RSI (10) and FNINIT (2)
         }
     }
+
+    [Fact]
+    public void FnsaveThenFrstor_RestoresTheStackAndRecordsGuestPointers()
+    {
+        var (vcpu, h, vm) = Run(a =>
+        {
+            a.mov(rsi, Data);
+            a.fldpi();
+            a.fld1();
+            a.fnsave(__[rsi]);       // stores, then reinitialises
+            a.fldz();
+            a.frstor(__[rsi]);
+            a.fstp(__qword_ptr[rsi + 200]);
+            a.fstp(__qword_ptr[rsi + 208]);
+            a.hlt();
+        });
+        using (vm)
+        {
+            Assert.True(h.Exits[^1].Reason.Basic == ExitReason.Hlt, $"vector {ExceptionVector(h)} at {h.Exits[^1].Rip - TestGuest.CodeAddress}");
+            Assert.Equal(1.0, vm.Memory.Read<double>(new GuestPhysicalAddress(Data + 200)));
+            Assert.Equal(Math.PI, vm.Memory.Read<double>(new GuestPhysicalAddress(Data + 208)));
+            // The saved FIP is the guest address of the FLD1 (32-bit offset field of the protected-mode image).
+            Assert.Equal((uint)(TestGuest.CodeAddress + 12), vm.Memory.Read<uint>(new GuestPhysicalAddress(Data + 12)));
+            Assert.Equal((ushort)0xFFFF, vcpu.Processor.FpuTagWord);
+        }
+    }
 }

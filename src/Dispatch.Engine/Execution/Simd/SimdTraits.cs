@@ -61,7 +61,7 @@ internal readonly struct SimdTraits
     /// <summary>The instruction-set extensions the interpreter implements on this host (what CPUID reports).</summary>
     public static bool Implements(CpuidFeature feature) => HostStubs.IsSupported && feature switch
     {
-        CpuidFeature.FPU or CpuidFeature.MMX or CpuidFeature.SSE or CpuidFeature.SSE2 or CpuidFeature.FXSR => true,
+        CpuidFeature.FPU or CpuidFeature.FPU387 or CpuidFeature.MMX or CpuidFeature.SSE or CpuidFeature.SSE2 or CpuidFeature.FXSR => true,
         CpuidFeature.CMOV or CpuidFeature.X64 => true,
         CpuidFeature.SSE3 => Sse3.IsSupported,
         CpuidFeature.SSSE3 => Ssse3.IsSupported,
@@ -103,7 +103,7 @@ internal readonly struct SimdTraits
         foreach (var f in features)
         {
             if (!Implements(f)) return SimdKind.Unsupported;
-            if (f == CpuidFeature.FPU) x87 = true;
+            if (f is CpuidFeature.FPU or CpuidFeature.FPU387) x87 = true;
             else if (f == CpuidFeature.MMX) mmx = true;
             else if (f is CpuidFeature.SSE or CpuidFeature.SSE2 or CpuidFeature.SSE3 or CpuidFeature.SSSE3 or CpuidFeature.SSE4_1 or CpuidFeature.SSE4_2) sse = true;
         }
