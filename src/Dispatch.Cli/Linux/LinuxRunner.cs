@@ -54,11 +54,21 @@ public static class LinuxRunner
         {
             var handlers = new LinuxHandlers(process);
             var clock = Stopwatch.StartNew();
-            var result = process.VCpu.Run(ref handlers, new RunOptions
+            RunResult result;
+            try
             {
-                MaxInstructions = request.MaxInstructions ?? long.MaxValue,
-                MeasureLatency = request.Stats,
-            });
+                result = process.VCpu.Run(ref handlers, new RunOptions
+                {
+                    MaxInstructions = request.MaxInstructions ?? long.MaxValue,
+                    MeasureLatency = request.Stats,
+                });
+            }
+            catch (Exception e)
+            {
+                // The run loop promises not to throw for guest behaviour; if the engine does, say where the guest was.
+                diagnostics.WriteLine($"dispatch: {Path.GetFileName(request.Program)}: engine error {e.GetType().Name}: {e.Message}");
+                return 125;
+            }
             clock.Stop();
             request.StandardOutput?.Flush();
             request.StandardError?.Flush();
