@@ -1,16 +1,38 @@
 using Dispatch.Cli.Demo;
 using Dispatch.Cli.Flat;
+using Dispatch.Cli.Linux;
 using Dispatch.Devices;
 
 namespace Dispatch.Cli;
 
-/// <summary><c>dispatch run</c>: the demo guest, or a flat image.</summary>
+/// <summary><c>dispatch run</c>: the demo guest, a flat image, or a static Linux executable.</summary>
 public static class RunCommand
 {
     public static int Execute(RunCommandOptions options, TextWriter output, TextWriter error)
     {
         if (options.FlatImage is not null) return FlatImageRunner.Run(options, output, error);
+        if (options.Program is not null) return RunLinux(options, output, error);
         return RunDemo(options, output, error);
+    }
+
+    private static int RunLinux(RunCommandOptions options, TextWriter output, TextWriter error)
+    {
+        // The guest writes its standard streams itself: to the host's descriptors when the caller passes the console,
+        // otherwise to the given writers (as Latin-1, byte for byte).
+        bool console = output == Console.Out;
+        output.Flush();
+        var request = new LinuxRunRequest
+        {
+            Program = options.Program!,
+            Arguments = options.ProgramArguments,
+            TraceSyscalls = options.TraceSyscalls,
+            Stats = options.Stats,
+            MaxInstructions = options.MaxInstructions,
+            MemoryLimit = options.MemoryGiven ? (ulong)options.MemoryMiB << 20 : 4UL << 30,
+            StandardOutput = console ? null : new TextWriterStream(output),
+            StandardError = error == Console.Error ? null : new TextWriterStream(error),
+        };
+        return LinuxRunner.Run(request, error);
     }
 
     private static int RunDemo(RunCommandOptions options, TextWriter output, TextWriter error)

@@ -1,0 +1,29 @@
+using Dispatch.Linux;
+using Dispatch.Vmx;
+
+namespace Dispatch.Cli.Linux;
+
+/// <summary>
+/// The VMM for Linux processes: the system-call stub's VMCALL goes to the process's kernel, CPUID answers from the engine's
+/// model, #PF is demand paging and any other exception ends the process with its signal. Anything else stops the run.
+/// </summary>
+public sealed partial class LinuxHandlers(LinuxProcess process)
+{
+    [ExitHandler(ExitReason.Vmcall)]
+    private ExitAction SystemCall(ref ExitContext context) => process.SystemCall(ref context);
+
+    [ExitHandler(ExitReason.Cpuid)]
+    private static void Cpuid(ref GuestRegisters registers) =>
+        CpuidModel.Default.Query((uint)registers.Rax, (uint)registers.Rcx).WriteTo(ref registers);
+
+    [ExitHandler(ExitReason.ExceptionOrNmi)]
+    private ExitAction Exception(ref ExitContext context, InterruptionInfo info) => process.Exception(ref context, info);
+
+    [ExitHandler(ExitReason.TripleFault)]
+    private ExitAction TripleFault(ref ExitContext context) =>
+        process.Terminate(139, $"triple fault, {process.Describe(context.GuestRip)}");
+
+    [DefaultExitHandler]
+    private ExitAction Other(ref ExitContext context) =>
+        process.Terminate(139, $"unexpected VM exit {context.ExitReason}, {process.Describe(context.GuestRip)}");
+}

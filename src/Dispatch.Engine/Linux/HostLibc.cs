@@ -1,0 +1,47 @@
+using System.Runtime.InteropServices;
+
+namespace Dispatch.Linux;
+
+/// <summary>
+/// The host C library's file-system calls. The guest's files are the host's: a Linux host with the same x86-64 ABI, so
+/// flags, structure layouts (stat, statx, linux_dirent64, termios, winsize, utsname) and error numbers pass through as they are.
+/// </summary>
+internal static unsafe partial class HostLibc
+{
+    private const string Libc = "libc";
+
+    [DllImport(Libc, SetLastError = true)] public static extern nint read(int fd, byte* buf, nint count);
+    [DllImport(Libc, SetLastError = true)] public static extern nint write(int fd, byte* buf, nint count);
+    [DllImport(Libc, SetLastError = true)] public static extern nint pread64(int fd, byte* buf, nint count, long offset);
+    [DllImport(Libc, SetLastError = true)] public static extern nint pwrite64(int fd, byte* buf, nint count, long offset);
+    [DllImport(Libc, SetLastError = true)] public static extern int openat(int dirfd, byte* path, int flags, uint mode);
+    [DllImport(Libc, SetLastError = true)] public static extern int close(int fd);
+    [DllImport(Libc, SetLastError = true)] public static extern long lseek(int fd, long offset, int whence);
+    [DllImport(Libc, SetLastError = true)] public static extern int fstat(int fd, byte* buf);
+    [DllImport(Libc, SetLastError = true)] public static extern int fstatat(int dirfd, byte* path, byte* buf, int flags);
+    [DllImport(Libc, SetLastError = true)] public static extern int statx(int dirfd, byte* path, int flags, uint mask, byte* buf);
+    [DllImport(Libc, SetLastError = true)] public static extern nint getdents64(int fd, byte* buf, nint count);
+    [DllImport(Libc, SetLastError = true)] public static extern nint readlinkat(int dirfd, byte* path, byte* buf, nint size);
+    [DllImport(Libc, SetLastError = true)] public static extern int ioctl(int fd, ulong request, byte* arg);
+    [DllImport(Libc, SetLastError = true)] public static extern int fcntl(int fd, int cmd, long arg);
+    [DllImport(Libc, SetLastError = true)] public static extern int dup(int fd);
+    [DllImport(Libc, SetLastError = true)] public static extern int pipe2(int* fds, int flags);
+    [DllImport(Libc, SetLastError = true)] public static extern int faccessat(int dirfd, byte* path, int mode, int flags);
+    [DllImport(Libc, SetLastError = true)] public static extern int unlinkat(int dirfd, byte* path, int flags);
+    [DllImport(Libc, SetLastError = true)] public static extern int mkdirat(int dirfd, byte* path, uint mode);
+    [DllImport(Libc, SetLastError = true)] public static extern int renameat(int olddirfd, byte* oldpath, int newdirfd, byte* newpath);
+    [DllImport(Libc, SetLastError = true)] public static extern int ftruncate(int fd, long length);
+    [DllImport(Libc, SetLastError = true)] public static extern int fsync(int fd);
+    [DllImport(Libc, SetLastError = true)] public static extern int uname(byte* buf);
+    [DllImport(Libc, SetLastError = true)] public static extern byte* getcwd(byte* buf, nint size);
+    [DllImport(Libc)] public static extern int getppid();
+    [DllImport(Libc)] public static extern uint getuid();
+    [DllImport(Libc)] public static extern uint geteuid();
+    [DllImport(Libc)] public static extern uint getgid();
+    [DllImport(Libc)] public static extern uint getegid();
+
+    /// <summary>The negated errno of the last failed call, as a system call returns it.</summary>
+    public static long Error() => -Marshal.GetLastPInvokeError();
+
+    public static long Result(long value) => value < 0 ? Error() : value;
+}

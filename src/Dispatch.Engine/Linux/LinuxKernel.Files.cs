@@ -1,0 +1,381 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace Dispatch.Linux;
+
+/// <summary>File system calls. Paths and descriptors go to the host's C library; standard streams handed in as .NET streams are served here.</summary>
+public sealed unsafe partial class LinuxKernel
+{
+    private const int AtFdCwd = -100, AtSymlinkNofollow = 0x100, AtRemoveDir = 0x200, AtEmptyPath = 0x1000;
+    private const int MaxIo = 1 << 24;
+
+    private OpenFile? File(long fd) => Files.Get(fd);
+
+    /// <summary>The host directory descriptor for a guest dirfd argument, or null (EBADF).</summary>
+    private int? HostDir(int dirfd)
+    {
+        if (dirfd == AtFdCwd) return AtFdCwd;
+        var f = File(dirfd);
+        return f is { IsHost: true } ? f.HostFd : null;
+    }
+
+    private byte[]? Path(ulong pointer) => _memory.TryReadCString(pointer, 4096);
+
+    private static bool IsProcSelfExe(byte[] path) => path.AsSpan().SequenceEqual("/proc/self/exe"u8);
+
+    private long Read(int fd, ulong buffer, ulong count)
+    {
+        var f = File(fd);
+        if (f is null) return -Errno.EBADF;
+        var data = new byte[(int)Math.Min(count, MaxIo)];
+        long n;
+        if (f.IsHost)
+            fixed (byte* p = data) n = HostLibc.Result(HostLibc.read(f.HostFd, p, data.Length));
+        else
+        {
+            if (!f.Stream!.CanRead) return -Errno.EBADF;
+            n = f.Stream.Read(data, 0, data.Length);
+        }
+        if (n > 0 && !_memory.TryWrite(buffer, data.AsSpan(0, (int)n))) return -Errno.EFAULT;
+        return n;
+    }
+
+    private long Write(int fd, ulong buffer, ulong count)
+    {
+        var f = File(fd);
+        if (f is null) return -Errno.EBADF;
+        var data = new byte[(int)Math.Min(count, MaxIo)];
+        if (!_memory.TryRead(buffer, data)) return -Errno.EFAULT;
+        return WriteBytes(f, data);
+    }
+
+    private static long WriteBytes(OpenFile f, byte[] data)
+    {
+        if (!f.IsHost)
+        {
+            if (!f.Stream!.CanWrite) return -Errno.EBADF;
+            f.Stream.Write(data);
+            return data.Length;
+        }
+        fixed (byte* p = data) return HostLibc.Result(HostLibc.write(f.HostFd, p, data.Length));
+    }
+
+    private long PRead(long fd, ulong buffer, ulong count, long offset)
+    {
+        var f = File(fd);
+        if (f is null) return -Errno.EBADF;
+        if (!f.IsHost) return -Errno.ESPIPE;
+        var data = new byte[(int)Math.Min(count, MaxIo)];
+        long n;
+        fixed (byte* p = data) n = HostLibc.Result(HostLibc.pread64(f.HostFd, p, data.Length, offset));
+        if (n > 0 && !_memory.TryWrite(buffer, data.AsSpan(0, (int)n))) return -Errno.EFAULT;
+        return n;
+    }
+
+    private long PWrite(long fd, ulong buffer, ulong count, long offset)
+    {
+        var f = File(fd);
+        if (f is null) return -Errno.EBADF;
+        if (!f.IsHost) return -Errno.ESPIPE;
+        var data = new byte[(int)Math.Min(count, MaxIo)];
+        if (!_memory.TryRead(buffer, data)) return -Errno.EFAULT;
+        fixed (byte* p = data) return HostLibc.Result(HostLibc.pwrite64(f.HostFd, p, data.Length, offset));
+    }
+
+    private bool TryReadIovecs(ulong iov, int count, out (ulong Base, ulong Length)[] vectors)
+    {
+        vectors = [];
+        if (count < 0 || count > 1024) return false;
+        var raw = new byte[count * 16];
+        if (!_memory.TryRead(iov, raw)) return false;
+        vectors = new (ulong, ulong)[count];
+        for (int i = 0; i < count; i++)
+            vectors[i] = (BinaryPrimitives.ReadUInt64LittleEndian(raw.AsSpan(i * 16)), BinaryPrimitives.ReadUInt64LittleEndian(raw.AsSpan(i * 16 + 8)));
+        return true;
+    }
+
+    private long WriteV(long fd, ulong iov, int count)
+    {
+        var f = File(fd);
+        if (f is null) return -Errno.EBADF;
+        if (count < 0 || count > 1024) return -Errno.EINVAL;
+        if (!TryReadIovecs(iov, count, out var vectors)) return -Errno.EFAULT;
+        // One write for the gathered bytes, as the kernel makes the whole vector one operation.
+        using var gathered = new MemoryStream();
+        foreach (var (b, len) in vectors)
+        {
+            if (len > MaxIo) return -Errno.EINVAL;
+            var part = new byte[(int)len];
+            if (!_memory.TryRead(b, part)) return -Errno.EFAULT;
+            gathered.Write(part);
+        }
+        return WriteBytes(f, gathered.ToArray());
+    }
+
+    private long ReadV(long fd, ulong iov, int count)
+    {
+        if (File(fd) is null) return -Errno.EBADF;
+        if (count < 0 || count > 1024) return -Errno.EINVAL;
+        if (!TryReadIovecs(iov, count, out var vectors)) return -Errno.EFAULT;
+        long total = 0;
+        foreach (var (b, len) in vectors)
+        {
+            if (len == 0) continue;
+            long n = Read((int)fd, b, len);
+            if (n < 0) return total > 0 ? total : n;
+            total += n;
+            if ((ulong)n < len) break;
+        }
+        return total;
+    }
+
+    private long OpenAt(int dirfd, ulong pathPointer, int flags, uint mode)
+    {
+        var path = Path(pathPointer);
+        if (path is null) return -Errno.EFAULT;
+        if (IsProcSelfExe(path)) path = Encoding.UTF8.GetBytes(_options.ProgramPath);
+        if (HostDir(dirfd) is not { } host) return -Errno.EBADF;
+        int fd;
+        fixed (byte* p = NulTerminated(path)) fd = HostLibc.openat(host, p, flags | 0x80000 /* O_CLOEXEC on the host side */, mode);
+        if (fd < 0) return HostLibc.Error();
+        var file = OpenFile.ForHost(fd, Encoding.UTF8.GetString(path));
+        file.CloseOnExec = (flags & 0x80000) != 0;
+        return Files.Add(file);
+    }
+
+    private static byte[] NulTerminated(byte[] s)
+    {
+        var r = new byte[s.Length + 1];
+        s.CopyTo(r, 0);
+        return r;
+    }
+
+    private long Lseek(long fd, long offset, int whence)
+    {
+        var f = File(fd);
+        if (f is null) return -Errno.EBADF;
+        if (!f.IsHost) return -Errno.ESPIPE;
+        return HostLibc.Result(HostLibc.lseek(f.HostFd, offset, whence));
+    }
+
+    private const int StatSize = 144, StatxSize = 256;
+
+    private long Fstat(long fd, ulong buffer)
+    {
+        var f = File(fd);
+        if (f is null) return -Errno.EBADF;
+        var st = new byte[StatSize];
+        if (f.IsHost)
+        {
+            fixed (byte* p = st)
+                if (HostLibc.fstat(f.HostFd, p) < 0) return HostLibc.Error();
+        }
+        else
+        {
+            // A stream reads as a pipe, as a captured standard stream would natively.
+            BinaryPrimitives.WriteUInt64LittleEndian(st.AsSpan(16), 1);
+            BinaryPrimitives.WriteUInt32LittleEndian(st.AsSpan(24), 0x1000 | 0x180); // S_IFIFO | 0600
+            BinaryPrimitives.WriteInt64LittleEndian(st.AsSpan(56), 4096);
+        }
+        return _memory.TryWrite(buffer, st) ? 0 : -Errno.EFAULT;
+    }
+
+    private long StatAt(int dirfd, ulong pathPointer, ulong buffer, int flags)
+    {
+        var path = Path(pathPointer);
+        if (path is null) return -Errno.EFAULT;
+        if (path.Length == 0 && (flags & AtEmptyPath) != 0) return Fstat(dirfd, buffer);
+        if (IsProcSelfExe(path)) path = Encoding.UTF8.GetBytes(_options.ProgramPath);
+        if (HostDir(dirfd) is not { } host) return -Errno.EBADF;
+        var st = new byte[StatSize];
+        fixed (byte* p = NulTerminated(path))
+        fixed (byte* b = st)
+            if (HostLibc.fstatat(host, p, b, flags) < 0) return HostLibc.Error();
+        return _memory.TryWrite(buffer, st) ? 0 : -Errno.EFAULT;
+    }
+
+    private long Statx(int dirfd, ulong pathPointer, int flags, uint mask, ulong buffer)
+    {
+        var path = Path(pathPointer);
+        if (path is null) return -Errno.EFAULT;
+        var st = new byte[StatxSize];
+        if (path.Length == 0 && (flags & AtEmptyPath) != 0 && File(dirfd) is { IsHost: false })
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(st.AsSpan(0), 0x7FF); // STATX_BASIC_STATS
+            BinaryPrimitives.WriteUInt32LittleEndian(st.AsSpan(4), 4096);
+            BinaryPrimitives.WriteUInt32LittleEndian(st.AsSpan(16), 1);
+            BinaryPrimitives.WriteUInt16LittleEndian(st.AsSpan(28), 0x1000 | 0x180);
+            return _memory.TryWrite(buffer, st) ? 0 : -Errno.EFAULT;
+        }
+        if (IsProcSelfExe(path)) path = Encoding.UTF8.GetBytes(_options.ProgramPath);
+        int? host = path.Length == 0 && (flags & AtEmptyPath) != 0 ? File(dirfd)?.HostFd : HostDir(dirfd);
+        if (host is null) return -Errno.EBADF;
+        fixed (byte* p = NulTerminated(path))
+        fixed (byte* b = st)
+            if (HostLibc.statx(host.Value, p, flags, mask, b) < 0) return HostLibc.Error();
+        return _memory.TryWrite(buffer, st) ? 0 : -Errno.EFAULT;
+    }
+
+    private long AccessAt(int dirfd, ulong pathPointer, int mode, int flags)
+    {
+        var path = Path(pathPointer);
+        if (path is null) return -Errno.EFAULT;
+        if (HostDir(dirfd) is not { } host) return -Errno.EBADF;
+        fixed (byte* p = NulTerminated(path)) return HostLibc.Result(HostLibc.faccessat(host, p, mode, flags));
+    }
+
+    private long UnlinkAt(int dirfd, ulong pathPointer, int flags)
+    {
+        var path = Path(pathPointer);
+        if (path is null) return -Errno.EFAULT;
+        if (HostDir(dirfd) is not { } host) return -Errno.EBADF;
+        fixed (byte* p = NulTerminated(path)) return HostLibc.Result(HostLibc.unlinkat(host, p, flags));
+    }
+
+    private long MkdirAt(int dirfd, ulong pathPointer, uint mode)
+    {
+        var path = Path(pathPointer);
+        if (path is null) return -Errno.EFAULT;
+        if (HostDir(dirfd) is not { } host) return -Errno.EBADF;
+        fixed (byte* p = NulTerminated(path)) return HostLibc.Result(HostLibc.mkdirat(host, p, mode));
+    }
+
+    private long RenameAt(int olddir, ulong oldPointer, int newdir, ulong newPointer)
+    {
+        var from = Path(oldPointer);
+        var to = Path(newPointer);
+        if (from is null || to is null) return -Errno.EFAULT;
+        if (HostDir(olddir) is not { } a || HostDir(newdir) is not { } b) return -Errno.EBADF;
+        fixed (byte* p = NulTerminated(from))
+        fixed (byte* q = NulTerminated(to))
+            return HostLibc.Result(HostLibc.renameat(a, p, b, q));
+    }
+
+    private long ReadLinkAt(int dirfd, ulong pathPointer, ulong buffer, ulong size)
+    {
+        var path = Path(pathPointer);
+        if (path is null) return -Errno.EFAULT;
+        if ((long)size <= 0) return -Errno.EINVAL;
+        byte[] target;
+        if (IsProcSelfExe(path)) target = Encoding.UTF8.GetBytes(_options.ProgramPath);
+        else
+        {
+            if (HostDir(dirfd) is not { } host) return -Errno.EBADF;
+            var buf = new byte[4096];
+            long n;
+            fixed (byte* p = NulTerminated(path))
+            fixed (byte* b = buf)
+                n = HostLibc.Result(HostLibc.readlinkat(host, p, b, buf.Length));
+            if (n < 0) return n;
+            target = buf[..(int)n];
+        }
+        int len = (int)Math.Min((ulong)target.Length, size);
+        return _memory.TryWrite(buffer, target.AsSpan(0, len)) ? len : -Errno.EFAULT;
+    }
+
+    private long GetDents64(long fd, ulong buffer, ulong count)
+    {
+        var f = File(fd);
+        if (f is null) return -Errno.EBADF;
+        if (!f.IsHost) return -Errno.ENOTDIR;
+        var data = new byte[(int)Math.Min(count, 1 << 20)];
+        long n;
+        fixed (byte* p = data) n = HostLibc.Result(HostLibc.getdents64(f.HostFd, p, data.Length));
+        if (n > 0 && !_memory.TryWrite(buffer, data.AsSpan(0, (int)n))) return -Errno.EFAULT;
+        return n;
+    }
+
+    private long GetCwd(ulong buffer, ulong size)
+    {
+        var cwd = Encoding.UTF8.GetBytes(Directory.GetCurrentDirectory() + "\0");
+        if ((ulong)cwd.Length > size) return -Errno.ERANGE;
+        return _memory.TryWrite(buffer, cwd) ? cwd.Length : -Errno.EFAULT;
+    }
+
+    private const ulong Tcgets = 0x5401, Tiocgwinsz = 0x5413;
+
+    private long Ioctl(long fd, ulong request, ulong argument)
+    {
+        var f = File(fd);
+        if (f is null) return -Errno.EBADF;
+        int size = request switch { Tcgets => 36, Tiocgwinsz => 8, _ => -1 };
+        if (size < 0 || !f.IsHost) return -Errno.ENOTTY;
+        var data = new byte[64];
+        fixed (byte* p = data)
+            if (HostLibc.ioctl(f.HostFd, request, p) < 0) return HostLibc.Error();
+        return _memory.TryWrite(argument, data.AsSpan(0, size)) ? 0 : -Errno.EFAULT;
+    }
+
+    private long Fcntl(long fd, int command, ulong argument)
+    {
+        var f = File(fd);
+        if (f is null) return -Errno.EBADF;
+        switch (command)
+        {
+            case 0: case 1030: // F_DUPFD, F_DUPFD_CLOEXEC
+            {
+                if (argument >= FileTable.Limit) return -Errno.EINVAL;
+                var copy = f.Duplicate();
+                if (copy is null) return HostLibc.Error();
+                copy.CloseOnExec = command == 1030;
+                return Files.Add(copy, (int)argument);
+            }
+            case 1: return f.CloseOnExec ? 1 : 0; // F_GETFD
+            case 2: f.CloseOnExec = (argument & 1) != 0; return 0; // F_SETFD
+            case 3: // F_GETFL
+                if (f.IsHost) return HostLibc.Result(HostLibc.fcntl(f.HostFd, 3, 0));
+                return f.Stream!.CanRead && f.Stream.CanWrite ? 2 : f.Stream.CanWrite ? 1 : 0;
+            case 4: // F_SETFL
+                return f.IsHost ? HostLibc.Result(HostLibc.fcntl(f.HostFd, 4, (long)argument)) : 0;
+            default: return -Errno.EINVAL;
+        }
+    }
+
+    private long Dup(long fd)
+    {
+        var f = File(fd);
+        if (f is null) return -Errno.EBADF;
+        var copy = f.Duplicate();
+        return copy is null ? HostLibc.Error() : Files.Add(copy);
+    }
+
+    private long Dup2(long oldFd, long newFd, bool dup3, int flags)
+    {
+        var f = File(oldFd);
+        if (f is null) return -Errno.EBADF;
+        if (newFd < 0 || newFd >= FileTable.Limit) return -Errno.EBADF;
+        if (oldFd == newFd) return dup3 ? -Errno.EINVAL : newFd;
+        var copy = f.Duplicate();
+        if (copy is null) return HostLibc.Error();
+        copy.CloseOnExec = (flags & 0x80000) != 0;
+        Files.Set((int)newFd, copy);
+        return newFd;
+    }
+
+    private long Pipe(ulong fdsPointer, int flags)
+    {
+        int* fds = stackalloc int[2];
+        if (HostLibc.pipe2(fds, flags | 0x80000) < 0) return HostLibc.Error();
+        int r = Files.Add(OpenFile.ForHost(fds[0], "pipe"));
+        int w = Files.Add(OpenFile.ForHost(fds[1], "pipe"));
+        Span<byte> pair = stackalloc byte[8];
+        BinaryPrimitives.WriteInt32LittleEndian(pair, r);
+        BinaryPrimitives.WriteInt32LittleEndian(pair[4..], w);
+        if (!_memory.TryWrite(fdsPointer, pair))
+        {
+            Files.Close(r);
+            Files.Close(w);
+            return -Errno.EFAULT;
+        }
+        return 0;
+    }
+
+    private uint _umask = 0x12;
+
+    private long Umask(uint mask)
+    {
+        uint old = _umask;
+        _umask = mask & 0x1FF;
+        return old;
+    }
+}

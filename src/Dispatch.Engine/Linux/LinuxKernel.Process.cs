@@ -1,0 +1,211 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Security.Cryptography;
+
+namespace Dispatch.Linux;
+
+/// <summary>Process, time, signal and identity calls. Signal dispositions are recorded, never delivered.</summary>
+public sealed unsafe partial class LinuxKernel
+{
+    private const int ArchSetGs = 0x1001, ArchSetFs = 0x1002, ArchGetFs = 0x1003, ArchGetGs = 0x1004;
+    private readonly Dictionary<int, byte[]> _signalActions = [];
+    private ulong _signalMask;
+    private static readonly long StartTicks = Stopwatch.GetTimestamp();
+
+    private long ArchPrctl(int code, ulong address)
+    {
+        switch (code)
+        {
+            case ArchSetFs:
+                if (address >= AddressSpace.UserTop) return -Errno.EPERM;
+                FsBase = address;
+                PendingFsBase = address;
+                return 0;
+            case ArchGetFs:
+                return _memory.TryWriteUInt64(address, FsBase) ? 0 : -Errno.EFAULT;
+            case ArchSetGs: case ArchGetGs:
+                return -Errno.EINVAL;
+            default:
+                return -Errno.EINVAL;
+        }
+    }
+
+    private long SigAction(int signal, ulong action, ulong oldAction, ulong setSize)
+    {
+        if (signal is < 1 or > 64 || signal is 9 or 19 && action != 0 || setSize != 8) return -Errno.EINVAL;
+        if (oldAction != 0)
+        {
+            var old = _signalActions.TryGetValue(signal, out var o) ? o : new byte[32];
+            if (!_memory.TryWrite(oldAction, old)) return -Errno.EFAULT;
+        }
+        if (action != 0)
+        {
+            var a = new byte[32];
+            if (!_memory.TryRead(action, a)) return -Errno.EFAULT;
+            _signalActions[signal] = a;
+        }
+        return 0;
+    }
+
+    private long SigProcMask(int how, ulong set, ulong oldSet, ulong setSize)
+    {
+        if (setSize != 8) return -Errno.EINVAL;
+        ulong previous = _signalMask;
+        if (set != 0)
+        {
+            if (!_memory.TryReadUInt64(set, out ulong s)) return -Errno.EFAULT;
+            switch (how)
+            {
+                case 0: _signalMask |= s; break;
+                case 1: _signalMask &= ~s; break;
+                case 2: _signalMask = s; break;
+                default: return -Errno.EINVAL;
+            }
+            _signalMask &= ~((1UL << 8) | (1UL << 18)); // SIGKILL and SIGSTOP cannot be blocked
+        }
+        if (oldSet != 0 && !_memory.TryWriteUInt64(oldSet, previous)) return -Errno.EFAULT;
+        return 0;
+    }
+
+    private long SigAltStack(ulong stack, ulong oldStack)
+    {
+        if (oldStack != 0)
+        {
+            var old = new byte[24];
+            BinaryPrimitives.WriteInt32LittleEndian(old.AsSpan(8), 2); // SS_DISABLE
+            if (!_memory.TryWrite(oldStack, old)) return -Errno.EFAULT;
+        }
+        if (stack != 0 && !_memory.TryRead(stack, new byte[24])) return -Errno.EFAULT;
+        return 0;
+    }
+
+    /// <summary>kill/tgkill/tkill aimed at the process itself: a signal whose default action is fatal ends it (128 + signal).</summary>
+    private long Kill(int pid, int signal)
+    {
+        if (pid != ProcessId && pid != 0 && pid != -1) return -Errno.ESRCH;
+        if (signal is < 0 or > 64) return -Errno.EINVAL;
+        if (signal == 0) return 0;
+        bool ignoredByDefault = signal is 17 or 18 or 23 or 28; // SIGCHLD, SIGCONT, SIGURG, SIGWINCH
+        ulong handler = _signalActions.TryGetValue(signal, out var a) ? BinaryPrimitives.ReadUInt64LittleEndian(a) : 0;
+        if (signal != 9 && (handler == 1 || (handler == 0 && ignoredByDefault))) return 0;
+        if (signal != 9 && (_signalMask & (1UL << (signal - 1))) != 0 && handler == 0)
+        {
+            // Blocked: it would stay pending. glibc's abort() unblocks SIGABRT before raising it, so this is rare.
+            return 0;
+        }
+        TerminationMessage = handler > 1
+            ? $"signal {signal} raised with a handler installed; signal delivery is not supported, the process is terminated"
+            : $"terminated by signal {signal}";
+        ExitStatus = 128 + signal;
+        return 0;
+    }
+
+    private long Futex(ulong operation)
+    {
+        int op = (int)operation & 0x7F;
+        // Single-threaded: nobody waits, and a wait on a word that would need another thread to change it returns at once.
+        return op switch { 1 => 0, 0 or 9 => -Errno.EAGAIN, _ => -Errno.ENOSYS };
+    }
+
+    private long Uname(ulong buffer)
+    {
+        var u = new byte[390];
+        fixed (byte* p = u)
+            if (HostLibc.uname(p) < 0) return HostLibc.Error();
+        return _memory.TryWrite(buffer, u) ? 0 : -Errno.EFAULT;
+    }
+
+    private long PrLimit(int pid, int resource, ulong newLimit, ulong oldLimit)
+    {
+        if (pid != 0 && pid != ProcessId) return -Errno.ESRCH;
+        if (resource is < 0 or > 15) return -Errno.EINVAL;
+        if (oldLimit != 0)
+        {
+            (ulong cur, ulong max) = resource switch
+            {
+                3 => (8UL << 20, ulong.MaxValue), // RLIMIT_STACK
+                7 => ((ulong)FileTable.Limit, (ulong)FileTable.Limit), // RLIMIT_NOFILE
+                _ => (ulong.MaxValue, ulong.MaxValue),
+            };
+            var b = new byte[16];
+            BinaryPrimitives.WriteUInt64LittleEndian(b, cur);
+            BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(8), max);
+            if (!_memory.TryWrite(oldLimit, b)) return -Errno.EFAULT;
+        }
+        if (newLimit != 0 && !_memory.TryRead(newLimit, new byte[16])) return -Errno.EFAULT;
+        return 0;
+    }
+
+    private long GetRandom(ulong buffer, ulong length)
+    {
+        var b = new byte[(int)Math.Min(length, 1 << 20)];
+        RandomNumberGenerator.Fill(b);
+        return _memory.TryWrite(buffer, b) ? b.Length : -Errno.EFAULT;
+    }
+
+    private static (long Seconds, long Nanoseconds) Realtime()
+    {
+        long ticks = DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks;
+        return (ticks / TimeSpan.TicksPerSecond, ticks % TimeSpan.TicksPerSecond * 100);
+    }
+
+    private static (long Seconds, long Nanoseconds) Monotonic()
+    {
+        long ns = (long)((Stopwatch.GetTimestamp() - StartTicks) * (1e9 / Stopwatch.Frequency)) + 1_000_000_000L;
+        return (ns / 1_000_000_000, ns % 1_000_000_000);
+    }
+
+    private bool WritePair(ulong address, long a, long b)
+    {
+        Span<byte> buf = stackalloc byte[16];
+        BinaryPrimitives.WriteInt64LittleEndian(buf, a);
+        BinaryPrimitives.WriteInt64LittleEndian(buf[8..], b);
+        return _memory.TryWrite(address, buf);
+    }
+
+    private long ClockGetTime(int clock, ulong timespec)
+    {
+        if (clock is < 0 or > 11) return -Errno.EINVAL;
+        var (s, ns) = clock is 0 or 5 or 8 or 11 ? Realtime() : Monotonic();
+        return WritePair(timespec, s, ns) ? 0 : -Errno.EFAULT;
+    }
+
+    private long ClockGetRes(ulong timespec) => timespec == 0 || WritePair(timespec, 0, 1) ? 0 : -Errno.EFAULT;
+
+    private long GetTimeOfDay(ulong timeval)
+    {
+        if (timeval == 0) return 0;
+        var (s, ns) = Realtime();
+        return WritePair(timeval, s, ns / 1000) ? 0 : -Errno.EFAULT;
+    }
+
+    private long Time(ulong pointer)
+    {
+        long s = Realtime().Seconds;
+        if (pointer != 0 && !_memory.TryWriteUInt64(pointer, (ulong)s)) return -Errno.EFAULT;
+        return s;
+    }
+
+    private long NanoSleep(ulong request, ulong remaining)
+    {
+        Span<byte> buf = stackalloc byte[16];
+        if (!_memory.TryRead(request, buf)) return -Errno.EFAULT;
+        long s = BinaryPrimitives.ReadInt64LittleEndian(buf), ns = BinaryPrimitives.ReadInt64LittleEndian(buf[8..]);
+        if (s < 0 || ns is < 0 or >= 1_000_000_000) return -Errno.EINVAL;
+        Thread.Sleep(TimeSpan.FromTicks(Math.Min(s, 1L << 30) * TimeSpan.TicksPerSecond + ns / 100));
+        if (remaining != 0) WritePair(remaining, 0, 0);
+        return 0;
+    }
+
+    private long ClockNanoSleep(int flags, ulong request, ulong remaining)
+    {
+        if ((flags & 1) == 0) return NanoSleep(request, remaining);
+        Span<byte> buf = stackalloc byte[16];
+        if (!_memory.TryRead(request, buf)) return -Errno.EFAULT;
+        long target = BinaryPrimitives.ReadInt64LittleEndian(buf) * 1_000_000_000 + BinaryPrimitives.ReadInt64LittleEndian(buf[8..]);
+        var (s, ns) = Monotonic();
+        long wait = target - (s * 1_000_000_000 + ns);
+        if (wait > 0) Thread.Sleep(TimeSpan.FromTicks(wait / 100));
+        return 0;
+    }
+}
