@@ -45,7 +45,7 @@ public sealed class PackageConsumptionTests(PackedPackagesFixture packages, ITes
             "build", "-c", "Release", "--no-incremental", "--packages", consumers.Packages, $"-p:DispatchVersion={packages.Version}", "--disable-build-servers");
 
         Assert.False(build.Succeeded, build.ToString());
-        Assert.Contains("DSP0001", build.Output);
+        Assert.Contains("error DSP0001", build.Output);
     }
 
     [Fact]
