@@ -23,6 +23,7 @@ public sealed class PackageConsumptionTests(PackedPackagesFixture packages, ITes
         var build = Dotnet(consumers, project, PackedPackagesFixture.StepTimeout,
             "build", "-c", "Release", "--packages", consumers.Packages, $"-p:DispatchVersion={packages.Version}", "--disable-build-servers");
         Assert.True(build.Succeeded, build.ToString());
+        Assert.DoesNotContain("DSPCFG0001", build.Output);
 
         var run = Dotnet(consumers, project, RunTimeout, Path.Combine(project, "bin", "Release", "net10.0", "Consumer.dll"));
         Assert.True(run.Succeeded, run.ToString());
@@ -46,6 +47,21 @@ public sealed class PackageConsumptionTests(PackedPackagesFixture packages, ITes
 
         Assert.False(build.Succeeded, build.ToString());
         Assert.Contains("error DSP0001", build.Output);
+    }
+
+    [Fact]
+    public void Package_build_targets_warn_when_the_compiler_is_older_than_the_generator_needs()
+    {
+        var consumers = PrepareConsumers();
+        var project = Path.Combine(consumers.Directory, "Consumer");
+
+        // No older compiler here: raising the minimum checks that the compiler's version is read and the warning fires.
+        var build = Dotnet(consumers, project, PackedPackagesFixture.StepTimeout,
+            "build", "-c", "Release", "--packages", consumers.Packages, $"-p:DispatchVersion={packages.Version}",
+            "-p:_DispatchMinimumRoslynVersion=999.0", "--disable-build-servers");
+
+        Assert.True(build.Succeeded, build.ToString());
+        Assert.Contains("warning DSPCFG0001", build.Output);
     }
 
     [Fact]

@@ -32,6 +32,7 @@ public sealed class PackageLayoutTests(PackedPackagesFixture packages, ITestOutp
         Assert.Contains("lib/net10.0/Dispatch.Engine.xml", files);
         Assert.Contains("analyzers/dotnet/cs/Dispatch.Generators.dll", files);
         Assert.Contains("PACKAGE.md", files);
+        Assert.Contains("buildTransitive/Dispatch.Vmm.targets", files);
         Assert.DoesNotContain(files, f => f.StartsWith("lib/", StringComparison.Ordinal) && f.Contains("Generators", StringComparison.Ordinal));
         Assert.Equal(["analyzers/dotnet/cs/Dispatch.Generators.dll"], files.Where(f => f.StartsWith("analyzers/", StringComparison.Ordinal)));
         Assert.Equal(["lib/net10.0/Dispatch.Engine.dll", "lib/net10.0/Dispatch.Engine.xml"], files.Where(f => f.StartsWith("lib/", StringComparison.Ordinal)).Order());
