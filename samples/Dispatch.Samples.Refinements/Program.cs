@@ -1,36 +1,42 @@
+// A guest that exercises every handler of SampleVmm: two CPUID leaves, two I/O ports, EFER writes and reads, a MOV to CR3
+// under CR3-load exiting, and a UD2 whose #UD the VMM reflects back into the guest's own IDT handler.
 using Dispatch;
+using Dispatch.Guests;
+using Dispatch.Memory;
 using Dispatch.Samples.Refinements;
 using Dispatch.Vmx;
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
 
-// The guest engine is not wired up here: each step writes the exit information a VM exit would record into the VMCS
-// and calls the generated dispatcher, as the run loop does after every exit.
-var vmm = new SampleVmm();
-var vcpu = new VCpu();
+const ulong load = LongModeGuest.DefaultLoadAddress;
+var a = new Assembler(64);
+var invalidOpcodeHandler = a.CreateLabel();
+a.mov(eax, 0x4000_0000); a.cpuid();                              // CpuidHypervisor
+a.mov(eax, 1); a.cpuid();                                        // CpuidOther
+a.mov(dx, (ushort)0x3F8); a.mov(al, (byte)'A'); a.@out(dx, al); // SerialData
+a.@out(0x80, al);                                                // OtherPorts: the unrefined I/O handler
+a.mov(ecx, 0xC000_0080); a.mov(eax, 0x500); a.xor(edx, edx);
+a.wrmsr(); a.rdmsr();                                            // Efer, twice
+a.mov(rbx, cr3); a.mov(cr3, rbx);                                // Cr3
+a.ud2();                                                         // InvalidOpcode injects #UD; the guest handler skips it
+a.hlt();                                                         // no HLT handler: Unexpected stops the vCPU
+a.Label(ref invalidOpcodeHandler);
+a.add(__qword_ptr[rsp], 2);                                      // return past the 2-byte UD2
+a.iretq();
+var code = new MemoryStream();
+var assembled = a.Assemble(new StreamCodeWriter(code), load, BlockEncoderOptions.ReturnNewInstructionOffsets);
 
-Exit("CPUID leaf 0x40000000", ExitReason.Cpuid, rax: 0x40000000);
-Exit("CPUID leaf 0x1", ExitReason.Cpuid, rax: 0x1);
-Exit("OUT 0x3F8, AL='A'", ExitReason.IoInstruction, qualification: IoQualification.Create(0x3F8, 1, isIn: false).Raw, rax: 'A');
-Exit("OUT 0x80 (no handler)", ExitReason.IoInstruction, qualification: IoQualification.Create(0x80, 1, isIn: false).Raw);
-Exit("WRMSR EFER", ExitReason.Wrmsr, rax: 0x500, rcx: 0xC0000080);
-Exit("RDMSR EFER", ExitReason.Rdmsr, rcx: 0xC0000080);
-Exit("MOV CR3, RBX", ExitReason.CrAccess, qualification: CrAccessQualification.Create(3, CrAccessType.MovToCr, gpr: 3).Raw, rbx: 0x1000);
-Exit("#UD", ExitReason.ExceptionOrNmi, interruption: InterruptionInfo.HardwareException(ExceptionVector.InvalidOpcode).Raw);
-ExitRaw("VM-entry failure", ExitReasonField.From(ExitReason.EntryFailureGuestState, entryFailure: true).Raw);
-
-void Exit(string what, ExitReason reason, ulong qualification = 0, uint interruption = 0, ulong rax = 0, ulong rcx = 0, ulong rbx = 0) =>
-    ExitRaw(what, (uint)reason, qualification, interruption, rax, rcx, rbx);
-
-void ExitRaw(string what, uint rawReason, ulong qualification = 0, uint interruption = 0, ulong rax = 0, ulong rcx = 0, ulong rbx = 0)
+using var vm = new VirtualMachine(4 << 20);
+vm.Memory.Write(new GuestPhysicalAddress(load), code.ToArray());
+var vcpu = vm.CreateVCpu();
+LongModeGuest.Setup(vcpu, load, new LongModeGuestOptions
 {
-    vcpu.Vmcs.Write(VmcsField.VmExitReason, rawReason);
-    vcpu.Vmcs.Write(VmcsField.ExitQualification, qualification);
-    vcpu.Vmcs.Write(VmcsField.VmExitInterruptionInformation, interruption);
-    vcpu.Registers.Rax = rax;
-    vcpu.Registers.Rcx = rcx;
-    vcpu.Registers.Rbx = rbx;
+    PrimaryControls = PrimaryProcessorControls.UnconditionalIoExiting | PrimaryProcessorControls.Cr3LoadExiting,
+    ExceptionBitmap = 1u << ExceptionVector.InvalidOpcode,
+});
+LongModeGuest.SetInterruptGate(vm, ExceptionVector.InvalidOpcode, assembled.GetLabelRIP(invalidOpcodeHandler));
 
-    Console.WriteLine(what);
-    var context = new ExitContext(vcpu);
-    ExitAction action = vmm.Dispatch(ref context);
-    Console.WriteLine($"  -> {action}");
-}
+var vmm = new SampleVmm();
+var result = vcpu.Run(ref vmm);
+Console.WriteLine($"run ended: {result}, {vcpu.Statistics.TotalExits} exits");
+return result.Outcome == RunOutcome.Stopped ? 0 : 1;

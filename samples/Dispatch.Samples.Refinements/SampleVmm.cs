@@ -41,6 +41,14 @@ public sealed partial class SampleVmm
             Console.WriteLine($"  SerialData: guest wrote '{(char)(byte)registers.Rax}' to COM1");
     }
 
+    /// <summary>Every other port: nothing is there, so writes vanish and reads return all ones.</summary>
+    [ExitHandler(ExitReason.IoInstruction)]
+    private static void OtherPorts(IoQualification io, ref GuestRegisters registers)
+    {
+        Console.WriteLine($"  OtherPorts: {io} -> no device");
+        if (io.IsIn) registers.Rax |= io.Size == 4 ? 0xFFFF_FFFFUL : (1UL << (io.Size * 8)) - 1;
+    }
+
     /// <summary>EFER reads and writes, one method for both reasons; the exit reason says which.</summary>
     [ExitHandler(ExitReason.Rdmsr, Msr = Ia32Efer)]
     [ExitHandler(ExitReason.Wrmsr, Msr = Ia32Efer)]

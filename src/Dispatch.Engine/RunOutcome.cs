@@ -17,4 +17,9 @@ public enum RunOutcome : byte
     Cancelled,
     /// <summary>A handler threw; <see cref="RunResult.Exception"/> holds it and the guest state is as the exit left it.</summary>
     HandlerFailed,
+    /// <summary>
+    /// The engine itself failed (a defect in Dispatch, never something a guest may cause); <see cref="RunResult.Exception"/>
+    /// holds it. The vCPU should not be run again.
+    /// </summary>
+    EngineFailed,
 }

@@ -23,6 +23,20 @@ public sealed partial class VCpu
     /// </summary>
     public RunResult Run<THandler>(ref THandler handler, RunOptions? options = null) where THandler : IExitHandler
     {
+        try
+        {
+            return RunCore(ref handler, options);
+        }
+        catch (Exception e) when (e is not ExecutionInterrupt)
+        {
+            // Guests cannot reach this: their faults are architectural events. Anything here is a defect in the engine,
+            // reported instead of taking the host process down.
+            return new RunResult(RunOutcome.EngineFailed, default, VmInstructionError.None, e);
+        }
+    }
+
+    private RunResult RunCore<THandler>(ref THandler handler, RunOptions? options) where THandler : IExitHandler
+    {
         options ??= RunOptions.Default;
         Processor.CancelRequested = false;
         long budget = options.MaxInstructions;

@@ -42,6 +42,23 @@ public sealed partial class VCpu
     /// <summary>Asks a running <see cref="Run{THandler}(ref THandler, RunOptions?)"/> to return soon. Safe from any thread.</summary>
     public void RequestStop() => Processor.CancelRequested = true;
 
+    /// <summary>
+    /// Reads a model-specific register as the guest's processor holds it (MSRs other than those in the VMCS guest-state
+    /// area live in the processor across exits, as the GPRs do). Throws for an MSR the model does not implement.
+    /// </summary>
+    public ulong ReadMsr(uint msr)
+    {
+        try { return Processor.ReadMsr(msr); }
+        catch (Execution.ExecutionInterrupt) { throw new ArgumentOutOfRangeException(nameof(msr), $"MSR 0x{msr:X} is not implemented by the model."); }
+    }
+
+    /// <summary>Writes a model-specific register of the guest's processor, with the checks WRMSR makes (e.g. canonical addresses).</summary>
+    public void WriteMsr(uint msr, ulong value)
+    {
+        try { Processor.WriteMsr(msr, value); }
+        catch (Execution.ExecutionInterrupt) { throw new ArgumentException($"MSR 0x{msr:X} does not accept 0x{value:X} (WRMSR would raise #GP).", nameof(value)); }
+    }
+
     /// <summary>Sets the launch state to "clear", as VMCLEAR does, so the next run uses VMLAUNCH semantics.</summary>
     public void ClearLaunchState() => IsLaunched = false;
 }

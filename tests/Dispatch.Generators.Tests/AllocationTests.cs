@@ -16,7 +16,7 @@ public class AllocationTests
     public void A_million_dispatches_allocate_nothing()
     {
         var handlers = new RefinedHandlers();
-        var vcpu = new VCpu();
+        var vcpu = new VirtualMachine(1 << 20).CreateVCpu();
         (uint Reason, ulong Qualification, uint Interruption, ulong Rax, ulong Rcx)[] exits =
         [
             ((uint)ExitReason.Cpuid, 0, 0, 0x40000000, 0),

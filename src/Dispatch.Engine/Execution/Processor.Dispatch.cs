@@ -239,8 +239,9 @@ internal sealed partial class Processor
             case Mnemonic.Lodsb: case Mnemonic.Lodsw: case Mnemonic.Lodsd: case Mnemonic.Lodsq:
             case Mnemonic.Cmpsb: case Mnemonic.Cmpsw: case Mnemonic.Cmpsd: case Mnemonic.Cmpsq:
             case Mnemonic.Scasb: case Mnemonic.Scasw: case Mnemonic.Scasd: case Mnemonic.Scasq:
-                if (ins.Mnemonic == Mnemonic.Movsd && ins.OpCount == 2 && ins.Op0Kind != OpKind.MemoryESRDI) break;
-                if (ins.Mnemonic == Mnemonic.Cmpsd && ins.OpCount == 3) break;
+                // SSE2 MOVSD (xmm) and CMPSD (xmm, imm8) share their mnemonics with the string instructions.
+                if (ins.Mnemonic == Mnemonic.Movsd && ins.Op0Kind != OpKind.MemoryESRDI) return FloatingPointInstruction(ref ins, size);
+                if (ins.Mnemonic == Mnemonic.Cmpsd && ins.OpCount == 3) return FloatingPointInstruction(ref ins, size);
                 return StringInstruction(ref ins);
             case Mnemonic.Andn: case Mnemonic.Bextr: case Mnemonic.Blsi: case Mnemonic.Blsmsk: case Mnemonic.Blsr:
             case Mnemonic.Bzhi: case Mnemonic.Pdep: case Mnemonic.Pext: case Mnemonic.Rorx: case Mnemonic.Sarx:

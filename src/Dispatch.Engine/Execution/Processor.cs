@@ -35,6 +35,7 @@ internal sealed partial class Processor
         Memory = memory;
         _tlb = new SoftwareTlb();
         memory.CodePages.CodePageWritten += OnCodePageWritten;
+        memory.CodePages.CodePageMarked += _tlb.FlushWritesTo;
     }
 
     public GuestMemory Memory { get; }

@@ -155,6 +155,20 @@ public static class LongModeGuest
         vcpu.Processor.Star = ((ulong)(UserDataSelector - 8) << 48) | ((ulong)KernelCodeSelector << 32);
     }
 
+    /// <summary>
+    /// Writes a 64-bit interrupt gate (type 0xE, present, DPL 0, kernel code selector) for <paramref name="vector"/> into
+    /// the IDT that <see cref="Setup"/> points IDTR at, so the guest handles that vector itself.
+    /// </summary>
+    public static void SetInterruptGate(VirtualMachine vm, byte vector, ulong handler, int interruptStackTable = 0)
+    {
+        if (interruptStackTable is < 0 or > 7) throw new ArgumentOutOfRangeException(nameof(interruptStackTable));
+        ulong low = (handler & 0xFFFF) | ((ulong)KernelCodeSelector << 16) | ((ulong)interruptStackTable << 32)
+            | (0x8EUL << 40) | (((handler >> 16) & 0xFFFF) << 48);
+        var gate = new GuestPhysicalAddress(IdtAddress + (ulong)vector * 16);
+        vm.Memory.Write(gate, low);
+        vm.Memory.Write(gate + 8, handler >> 32);
+    }
+
     private static void WriteSegment(Vmcs v, VmcsField selectorField, SegmentRegister s)
     {
         // Selector, limit, access rights and base fields of one register sit at the same index in their groups.

@@ -187,8 +187,8 @@ public sealed class LinuxProcess : IDisposable
         // The process's own address space replaces the identity map.
         VCpu.Vmcs.Write(VmcsField.GuestCr3, Memory.Root);
         VCpu.Vmcs.Write(VmcsField.GuestRflags, 0x202);
-        VCpu.Processor.Lstar = SyscallStubAddress;
-        VCpu.Processor.Sfmask = 0x4_7700; // TF, DF, IF, IOPL, NT, AC cleared on entry, as Linux does
+        VCpu.WriteMsr(Msr.Ia32Lstar, SyscallStubAddress);
+        VCpu.WriteMsr(Msr.Ia32Fmask, 0x4_7700); // TF, DF, IF, IOPL, NT, AC cleared on entry, as Linux does
     }
 
     /// <summary>

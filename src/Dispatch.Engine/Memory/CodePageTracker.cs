@@ -13,15 +13,17 @@ internal sealed class CodePageTracker
     /// <summary>Raised with the page number of a code page that was written.</summary>
     public event Action<ulong>? CodePageWritten;
 
-    /// <summary>Bumped whenever a page becomes a code page, so TLBs know to drop fast write mappings.</summary>
-    public int Generation { get; private set; }
+    /// <summary>
+    /// Raised with the page number of a page that just became a code page, so every vCPU's TLB drops its fast write
+    /// mapping of it (a later write must take the slow path that invalidates the decoded code).
+    /// </summary>
+    public event Action<ulong>? CodePageMarked;
 
     public void MarkCode(ulong pageNumber)
     {
-        lock (_gate)
-        {
-            if (_codePages.Add(pageNumber)) Generation++;
-        }
+        bool added;
+        lock (_gate) added = _codePages.Add(pageNumber);
+        if (added) CodePageMarked?.Invoke(pageNumber);
     }
 
     public bool IsCode(ulong pageNumber)

@@ -10,15 +10,6 @@ namespace Dispatch.Engine.Tests.ExitConditions;
 /// <summary>Exceptions by the bitmap, triple fault, windows, external interrupts, MTF, the preemption timer, injection.</summary>
 public sealed class EventExitTests
 {
-    /// <summary>Writes a 64-bit interrupt gate for <paramref name="vector"/> to the IDT LongModeGuest sets up.</summary>
-    internal static void WriteInterruptGate(VCpu v, int vector, ulong handler, int ist = 0)
-    {
-        ulong low = (handler & 0xFFFF) | ((ulong)Guests.LongModeGuest.KernelCodeSelector << 16) | ((ulong)ist << 32)
-            | (0x8EUL << 40) | ((handler >> 16 & 0xFFFF) << 48);
-        v.Machine.Memory.Write(new GuestPhysicalAddress(Guests.LongModeGuest.IdtAddress + (ulong)vector * 16), low);
-        v.Machine.Memory.Write(new GuestPhysicalAddress(Guests.LongModeGuest.IdtAddress + (ulong)vector * 16 + 8), handler >> 32);
-    }
-
     [Fact]
     public void Ud2_ExitsByTheExceptionBitmap_WithHardwareExceptionInformation()
     {
@@ -42,7 +33,7 @@ public sealed class EventExitTests
             a.mov(rbx, __qword_ptr[rsp]);   // the pushed RIP: the faulting UD2
             a.hlt();
         }, GuestRun.With(P.HltExiting, exceptionBitmap: 0), configure: v =>
-            WriteInterruptGate(v, ExceptionVector.InvalidOpcode, TestGuest.CodeAddress + 3));
+            Guests.LongModeGuest.SetInterruptGate(v.Machine, ExceptionVector.InvalidOpcode, TestGuest.CodeAddress + 3));
         Assert.Equal([ExitReason.Hlt], run.Exits.Select(e => e.Reason.Basic));
         Assert.Equal(TestGuest.CodeAddress, run.VCpu.Registers.Rbx);
     }
@@ -92,7 +83,7 @@ public sealed class EventExitTests
             a.mov(ebx, 0x66);        // #UD handler at code + 4
             a.hlt();
         }, GuestRun.With(P.HltExiting, exceptionBitmap: 0), configure: v =>
-            WriteInterruptGate(v, ExceptionVector.InvalidOpcode, TestGuest.CodeAddress + 4),
+            Guests.LongModeGuest.SetInterruptGate(v.Machine, ExceptionVector.InvalidOpcode, TestGuest.CodeAddress + 4),
             onExit: e => e.Reason.Basic == ExitReason.Vmcall ? ExitAction.InjectException(ExceptionVector.InvalidOpcode) : ExitAction.Stop);
         Assert.Equal([ExitReason.Vmcall, ExitReason.Hlt], run.Exits.Select(e => e.Reason.Basic));
         Assert.Equal(0x66UL, run.VCpu.Registers.Rbx);

@@ -7,7 +7,7 @@ internal static class ExitSimulator
 {
     public static VCpu Exit(uint rawReason, ulong qualification = 0, uint interruption = 0, ulong rax = 0, ulong rcx = 0)
     {
-        var vcpu = new VCpu();
+        var vcpu = new VirtualMachine(1 << 20).CreateVCpu();
         Set(vcpu, rawReason, qualification, interruption, rax, rcx);
         return vcpu;
     }
