@@ -42,6 +42,7 @@ public sealed partial class VCpu
         long budget = options.MaxInstructions;
         long deadline = options.Timeout is { } t ? Stopwatch.GetTimestamp() + (long)(t.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
         bool measure = options.MeasureLatency;
+        int exitsSinceClockCheck = 0;
 
         var entryError = Enter(out bool exitedOnEntry);
         if (entryError != VmInstructionError.None) return new RunResult(RunOutcome.EntryFailed, default, entryError, null);
@@ -65,6 +66,14 @@ public sealed partial class VCpu
                 }
             }
             exitedOnEntry = false;
+
+            // A guest can exit without retiring an instruction (a fault the handler resumes into, again and again), so the
+            // wall-time bound is also checked every 256 exits, not only between instruction slices.
+            if (deadline != long.MaxValue && (++exitsSinceClockCheck & 255) == 0 && Stopwatch.GetTimestamp() >= deadline)
+            {
+                SaveGuestState();
+                return new RunResult(RunOutcome.BudgetExhausted, default, VmInstructionError.None, null);
+            }
 
             // VM exit: record, then dispatch.
             RecordExit();

@@ -20,7 +20,7 @@ internal sealed class GuestRun
         var (vm, vcpu) = TestGuest.Create(program, out var assembled, options);
         configure?.Invoke(vcpu);
         var handler = new RecordingHandler { OnExit = onExit };
-        var result = vcpu.Run(ref handler, new RunOptions { MaxInstructions = maxInstructions });
+        var result = vcpu.Run(ref handler, new RunOptions { MaxInstructions = maxInstructions, Timeout = TimeSpan.FromSeconds(20) });
         // The VM stays alive for the test's assertions; guest memory is released by the finalizer-free Dispose below.
         vm.Dispose();
         return new GuestRun { Result = result, Exits = handler.Exits, VCpu = vcpu, Assembled = assembled };
@@ -28,7 +28,7 @@ internal sealed class GuestRun
 
     /// <summary>The default handler behaviour with a stop on HLT, for use as <c>onExit</c>.</summary>
     public static ExitAction CompleteUntilHlt(RecordedExit e) =>
-        e.Reason.Basic == ExitReason.Hlt ? ExitAction.Stop : ExitAction.Complete;
+        e.Reason.Basic is ExitReason.Hlt or ExitReason.ExceptionOrNmi or ExitReason.TripleFault ? ExitAction.Stop : ExitAction.Complete;
 
     public static LongModeGuestOptions With(PrimaryProcessorControls primary = PrimaryProcessorControls.HltExiting,
         SecondaryProcessorControls secondary = 0, PinBasedControls pin = 0, uint exceptionBitmap = 0xFFFF_FFFF) =>

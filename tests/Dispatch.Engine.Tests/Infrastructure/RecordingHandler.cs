@@ -4,13 +4,14 @@ namespace Dispatch.Engine.Tests;
 
 /// <summary>
 /// A hand-written handler for engine tests: records every exit's information, answers CPUID from the model, and stops on
-/// HLT (or on any reason listed in <see cref="StopOn"/>).
+/// HLT, exceptions and triple faults (or on any reason listed in <see cref="StopOn"/>): resuming into a fault would only
+/// fault again.
 /// </summary>
 internal sealed class RecordingHandler : IExitHandler
 {
     public List<RecordedExit> Exits { get; } = [];
 
-    public HashSet<ExitReason> StopOn { get; } = [ExitReason.Hlt];
+    public HashSet<ExitReason> StopOn { get; } = [ExitReason.Hlt, ExitReason.ExceptionOrNmi, ExitReason.TripleFault];
 
     public Func<RecordedExit, ExitAction>? OnExit { get; set; }
 
