@@ -38,7 +38,8 @@ public static partial class RecordedGuest
     public static ExitReason[] Record(int textBytes = 4096)
     {
         var text = System.Text.Encoding.ASCII.GetBytes(MakeText(textBytes));
-        var (vm, vcpu, _) = BenchGuest.Create(a => Emit(a, text), new BenchGuest.Options
+        var afterDoorbell = default(Label);
+        var (vm, vcpu, assembled) = BenchGuest.Create(a => afterDoorbell = Emit(a, text), new BenchGuest.Options
         {
             Ept = true,
             PrimaryControls = PrimaryProcessorControls.HltExiting | PrimaryProcessorControls.UnconditionalIoExiting
@@ -49,7 +50,7 @@ public static partial class RecordedGuest
         });
         using (vm)
         {
-            var recorder = new Recorder();
+            var recorder = new Recorder { AfterDoorbell = assembled.GetLabelRIP(afterDoorbell) };
             var result = vcpu.Run(ref recorder, new RunOptions { MaxInstructions = 50_000_000 });
             if (result.Outcome != RunOutcome.Stopped)
                 throw new InvalidOperationException($"The recorded guest did not finish: {result}");
@@ -57,8 +58,10 @@ public static partial class RecordedGuest
         }
     }
 
-    private static void Emit(Assembler a, byte[] text)
+    /// <summary>Emits the guest; returns the label just after the doorbell store.</summary>
+    private static Label Emit(Assembler a, byte[] text)
     {
+        var afterDoorbell = a.CreateLabel();
         var data = a.CreateLabel();
         var next = a.CreateLabel();
         var poll = a.CreateLabel();
@@ -91,6 +94,7 @@ public static partial class RecordedGuest
         a.cmp(bl, (byte)'\n');
         a.jne(notNewline);
         a.mov(__dword_ptr[rdi], ebx); // doorbell
+        a.Label(ref afterDoorbell);
         a.mov(eax, 1);
         a.vmcall();
         a.mov(eax, 1);
@@ -118,12 +122,14 @@ public static partial class RecordedGuest
 
         a.Label(ref data);
         a.db(text);
+        return afterDoorbell;
     }
 
     /// <summary>Emulates just enough for the guest to go on, and records every exit reason.</summary>
     private sealed partial class Recorder
     {
         public List<ExitReason> Trace { get; } = new(16384);
+        public ulong AfterDoorbell;
         private int _polls, _bytes;
 
         [ExitHandler(ExitReason.IoInstruction)]
@@ -172,7 +178,7 @@ public static partial class RecordedGuest
         private ExitAction Ept(Vmcs vmcs)
         {
             Trace.Add(ExitReason.EptViolation);
-            vmcs.Write(VmcsField.GuestRip, vmcs.Read(VmcsField.GuestRip) + 2); // mov [rdi], ebx
+            vmcs.Write(VmcsField.GuestRip, AfterDoorbell); // the emulated store is done
             return ExitAction.Resume;
         }
 
