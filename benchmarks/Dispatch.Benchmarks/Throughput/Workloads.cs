@@ -18,10 +18,11 @@ public enum Workload
 /// <summary>The workloads' inputs, shared by the guest and native runs so both compute the same thing.</summary>
 public static class WorkloadInputs
 {
-    public const ulong IntegerIterations = 500_000;
-    public const int MemoryBytes = 8 << 20;
+    // Settable so that a smoke run (the end-to-end tests, in process) can shrink them; benchmarks use the defaults.
+    public static ulong IntegerIterations { get; set; } = 500_000;
+    public static int MemoryBytes { get; set; } = 8 << 20;
     public const uint MemoryPasses = 1;
-    public const int Sha256Bytes = 1 << 20;
+    public static int Sha256Bytes { get; set; } = 1 << 20;
 
     public const ulong CommandAddress = 0x9_0000;
     public const ulong MemoryArrayAddress = 0x40_0000;

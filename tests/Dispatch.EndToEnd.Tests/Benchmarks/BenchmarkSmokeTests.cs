@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Configs;
 using Dispatch.Benchmarks.Infrastructure;
+using Dispatch.Benchmarks.Throughput;
 
 namespace Dispatch.EndToEnd.Tests.Benchmarks;
 
@@ -19,6 +20,9 @@ public sealed class BenchmarkSmokeTests
             .WithOptions(ConfigOptions.DisableOptimizationsValidator | ConfigOptions.DisableLogFile)
             .WithArtifactsPath(artifacts);
         var log = new StringWriter();
+        // Smaller guest workloads keep the run short in a Debug build; the code paths are the same.
+        var sizes = (WorkloadInputs.IntegerIterations, WorkloadInputs.MemoryBytes, WorkloadInputs.Sha256Bytes);
+        (WorkloadInputs.IntegerIterations, WorkloadInputs.MemoryBytes, WorkloadInputs.Sha256Bytes) = (20_000, 1 << 20, 64 << 10);
         try
         {
             int exitCode = BenchmarkProgram.Run(["--filter", "*", "--job", "Dry", "--inProcess"], config, log);
@@ -26,6 +30,7 @@ public sealed class BenchmarkSmokeTests
         }
         finally
         {
+            (WorkloadInputs.IntegerIterations, WorkloadInputs.MemoryBytes, WorkloadInputs.Sha256Bytes) = sizes;
             if (Directory.Exists(artifacts)) Directory.Delete(artifacts, recursive: true);
         }
     }
