@@ -1,1 +1,5 @@
-BenchmarkDotNet.Running.BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args); public partial class Program;
+using Dispatch.Benchmarks.Infrastructure;
+
+return BenchmarkProgram.Run(args);
+
+public partial class Program;

@@ -1,0 +1,90 @@
+using BenchmarkDotNet.Attributes;
+using Dispatch.Benchmarks.Infrastructure;
+using Dispatch.Vmx;
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Dispatch.Benchmarks.RoundTrip;
+
+/// <summary>
+/// One full exit round trip in the engine (the guest instruction exits, the VMCS records the exit, the generated dispatcher
+/// calls the handler, the action is applied, the guest is entered again), measured as the run time of a guest loop of
+/// <see cref="Iterations"/> exiting instructions divided by <see cref="Iterations"/>. Each loop also executes DEC and JNZ:
+/// <see cref="ExitKind.LoopOnly"/> measures those alone.
+/// </summary>
+public enum ExitKind { Cpuid, Out, Rdmsr, Vmcall, MmioWrite, Hlt, LoopOnly }
+
+[MemoryDiagnoser]
+[BenchmarkCategory("RoundTrip")]
+public class ExitRoundTripBenchmarks
+{
+    public const int Iterations = 100_000;
+    private const uint ExitingMsr = 0x10; // IA32_TIME_STAMP_COUNTER
+
+    [Params(ExitKind.Cpuid, ExitKind.Out, ExitKind.Rdmsr, ExitKind.Vmcall, ExitKind.MmioWrite, ExitKind.Hlt, ExitKind.LoopOnly)]
+    public ExitKind Kind { get; set; }
+
+    private VirtualMachine _vm = null!;
+    private VCpu _vcpu = null!;
+    private RoundTripHandler _handler;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        switch (Kind)
+        {
+            case ExitKind.Cpuid: Create(a => { a.xor(eax, eax); a.cpuid(); }); break;
+            case ExitKind.Out: Create(a => a.@out(dx, al), prologue: a => a.mov(dx, 0x80)); break;
+            case ExitKind.Rdmsr:
+                Create(a => a.rdmsr(), prologue: a => a.mov(ecx, ExitingMsr), options: new BenchGuest.Options { ExitingMsrReads = [ExitingMsr] });
+                break;
+            case ExitKind.Vmcall: Create(a => a.vmcall()); break;
+            case ExitKind.MmioWrite:
+                Create(a => a.mov(__dword_ptr[rdi], eax), prologue: a => a.mov(rdi, BenchGuest.MmioAddress), options: new BenchGuest.Options { Ept = true });
+                break;
+            case ExitKind.Hlt: Create(a => a.hlt(), halt: false); break;
+            case ExitKind.LoopOnly: Create(_ => { }); break;
+        }
+        // One run first: the loop must do exactly what it claims before it is timed.
+        _vcpu.Statistics.Reset();
+        RoundTrip();
+        long exits = _vcpu.Statistics.TotalExits;
+        long expected = Kind == ExitKind.LoopOnly ? 1 : Iterations + 1;
+        if (exits != expected) throw new InvalidOperationException($"{Kind}: expected {expected} exits, saw {exits}.");
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _vm.Dispose();
+
+    private void Create(Action<Assembler> body, Action<Assembler>? prologue = null, BenchGuest.Options? options = null, bool halt = true)
+    {
+        var afterBody = default(Label);
+        bool ept = options?.Ept == true;
+        var guest = BenchGuest.Create(a =>
+        {
+            var loop = a.CreateLabel();
+            afterBody = a.CreateLabel();
+            prologue?.Invoke(a);
+            a.mov(r8d, Iterations);
+            a.Label(ref loop);
+            body(a);
+            if (ept) a.Label(ref afterBody);
+            a.dec(r8d);
+            a.jnz(loop);
+            if (halt) a.hlt();
+            else a.@out(RoundTripHandler.EndPort, al);
+        }, options);
+        (_vm, _vcpu) = (guest.Vm, guest.VCpu);
+        _handler.MmioResumeRip = ept ? guest.Assembled.GetLabelRIP(afterBody) : 0;
+        _handler.HaltStops = Kind != ExitKind.Hlt;
+    }
+
+    [Benchmark(OperationsPerInvoke = Iterations)]
+    public long RoundTrip()
+    {
+        _vcpu.Vmcs.Write(VmcsField.GuestRip, BenchGuest.CodeAddress);
+        var result = _vcpu.Run(ref _handler);
+        if (result.Outcome != RunOutcome.Stopped) throw new InvalidOperationException($"{Kind}: {result}");
+        return _vcpu.InstructionsRetired;
+    }
+}
