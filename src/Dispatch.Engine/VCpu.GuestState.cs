@@ -48,6 +48,7 @@ public sealed partial class VCpu
         p.Halted = v.Read32(VmcsField.GuestActivityState) == 1;
         p.Controls.Load(v);
         p.FlushTlb();
+        _syncedSystemState = CaptureSystemState();
     }
 
     private SegmentRegister LoadSegment(VmcsField selector, VmcsField @base, VmcsField limit, VmcsField accessRights) => new()
@@ -62,13 +63,44 @@ public sealed partial class VCpu
     {
         var v = Vmcs;
         var p = Processor;
+        v.Write(VmcsField.GuestRsp, p.Gpr.Rsp);
+        v.Write(VmcsField.GuestRip, p.Rip);
+        v.Write(VmcsField.GuestRflags, p.MaterializeFlags());
+        v.Write(VmcsField.GuestInterruptibilityState, p.Interruptibility);
+        v.Write(VmcsField.GuestActivityState, p.Halted ? 1u : 0u);
+        // The rest of the guest state changes rarely (MOV CR, segment loads, WRMSR, event delivery...). It is compared with
+        // what the VMCS already holds and written only when it differs: the VMCS ends up exactly as a full save leaves it.
+        var system = CaptureSystemState();
+        if (!system.SameAs(in _syncedSystemState))
+        {
+            SaveSystemState();
+            _syncedSystemState = system;
+        }
+    }
+
+    /// <summary>The guest's system state as last loaded from or saved to the VMCS.</summary>
+    private SystemState _syncedSystemState;
+
+    private SystemState CaptureSystemState()
+    {
+        var p = Processor;
+        return new SystemState
+        {
+            Cr0 = p.Cr0, Cr3 = p.Cr3, Cr4 = p.Cr4, Dr7 = p.Dr[7], Efer = p.Efer, Pat = p.Pat, Debugctl = p.Debugctl,
+            SysenterCs = p.SysenterCs, SysenterEsp = p.SysenterEsp, SysenterEip = p.SysenterEip,
+            GdtrBase = p.GdtrBase, IdtrBase = p.IdtrBase, GdtrLimit = p.GdtrLimit, IdtrLimit = p.IdtrLimit,
+            Es = p.Es, Cs = p.Cs, Ss = p.Ss, Ds = p.Ds, Fs = p.Fs, Gs = p.Gs, Ldtr = p.Ldtr, Tr = p.Tr,
+        };
+    }
+
+    private void SaveSystemState()
+    {
+        var v = Vmcs;
+        var p = Processor;
         v.Write(VmcsField.GuestCr0, p.Cr0);
         v.Write(VmcsField.GuestCr3, p.Cr3);
         v.Write(VmcsField.GuestCr4, p.Cr4);
         v.Write(VmcsField.GuestDr7, p.Dr[7]);
-        v.Write(VmcsField.GuestRsp, p.Gpr.Rsp);
-        v.Write(VmcsField.GuestRip, p.Rip);
-        v.Write(VmcsField.GuestRflags, p.MaterializeFlags());
         SaveSegment(p.Es, VmcsField.GuestEsSelector, VmcsField.GuestEsBase, VmcsField.GuestEsLimit, VmcsField.GuestEsAccessRights);
         SaveSegment(p.Cs, VmcsField.GuestCsSelector, VmcsField.GuestCsBase, VmcsField.GuestCsLimit, VmcsField.GuestCsAccessRights);
         SaveSegment(p.Ss, VmcsField.GuestSsSelector, VmcsField.GuestSsBase, VmcsField.GuestSsLimit, VmcsField.GuestSsAccessRights);
@@ -92,8 +124,6 @@ public sealed partial class VCpu
         var entryControls = (VmEntryControls)v.Read32(VmcsField.VmEntryControls);
         entryControls = (p.Efer & ControlRegisters.EferLMA) != 0 ? entryControls | VmEntryControls.Ia32eModeGuest : entryControls & ~VmEntryControls.Ia32eModeGuest;
         v.Write(VmcsField.VmEntryControls, (uint)entryControls);
-        v.Write(VmcsField.GuestInterruptibilityState, p.Interruptibility);
-        v.Write(VmcsField.GuestActivityState, p.Halted ? 1u : 0u);
     }
 
     private void SaveSegment(in SegmentRegister s, VmcsField selector, VmcsField @base, VmcsField limit, VmcsField accessRights)

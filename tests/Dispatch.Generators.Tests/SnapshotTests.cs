@@ -1,4 +1,4 @@
-using System.Runtime.CompilerServices;
+using System.Reflection;
 using Dispatch.Generators.Tests.Infrastructure;
 using Microsoft.CodeAnalysis;
 
@@ -113,9 +113,12 @@ public class SnapshotTests
             AssertSnapshot($"{scenario}.{generated.HintName}", generated.SourceText.ToString());
     }
 
-    private static void AssertSnapshot(string fileName, string actual, [CallerFilePath] string testFile = "")
+    private static void AssertSnapshot(string fileName, string actual)
     {
-        string path = Path.Combine(Path.GetDirectoryName(testFile)!, "Snapshots", fileName);
+        // The project directory comes from the build, not [CallerFilePath]: deterministic CI builds map source paths to /_/.
+        string projectDirectory = typeof(SnapshotTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .Single(a => a.Key == "ProjectDirectory").Value!;
+        string path = Path.Combine(projectDirectory, "Snapshots", fileName);
         actual = actual.ReplaceLineEndings("\n");
         if (Environment.GetEnvironmentVariable("DISPATCH_UPDATE_SNAPSHOTS") == "1")
         {

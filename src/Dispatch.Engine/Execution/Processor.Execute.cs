@@ -62,7 +62,7 @@ internal sealed unsafe partial class Processor
         {
             if (CancelRequested) return StopReason.Cancelled;
             if (_codePagesWritten) PurgeWrittenCodePages();
-            DecodedBlock block = FindBlock(previous, previousTaken);
+            DecodedBlock block = previous is null ? FindResumeBlock() : FindBlock(previous, previousTaken);
             MicroOp[] ops = block.Ops;
             int limit = budget < ops.Length ? (int)budget : ops.Length;
             int executed = RunBlock(block, ops, limit, out ExecutionStatus status);
@@ -78,6 +78,17 @@ internal sealed unsafe partial class Processor
             previous = block.Valid && executed == ops.Length ? block : null;
         }
         return StopReason.Budget;
+    }
+
+    // The block execution last resumed at. A guest that exits in a loop (CPUID, OUT, ...) resumes at the same RIP every
+    // time, so this one entry spares the dictionary lookup on every VM entry.
+    private DecodedBlock? _resumeBlock;
+
+    private DecodedBlock FindResumeBlock()
+    {
+        var cached = _resumeBlock;
+        if (cached is not null && cached.LinearStart == Rip && cached.Valid && FetchMappingMatches(cached)) return cached;
+        return _resumeBlock = LookupBlock();
     }
 
     /// <summary>
