@@ -6,7 +6,7 @@ namespace Dispatch.EndToEnd.Tests.Linux;
 /// <summary>
 /// Static x86-64 programs run natively and under <c>dispatch run</c>: stdout, stderr and exit status must match byte for byte.
 /// </summary>
-public sealed class LinuxProgramTests(ITestOutputHelper log)
+public sealed class LinuxProgramTests
 {
     private static void AssertSame(ProgramRun native, ProgramRun guest)
     {
@@ -43,38 +43,17 @@ public sealed class LinuxProgramTests(ITestOutputHelper log)
 
     [Fact]
     public void Glibc_strings_printf_qsort_malloc_setjmp_files_and_exit_status() =>
-        CompareOrReportMissingInstruction("gcc", "libc_basics.c", "first arg", "second", GuestProgram.WriteFile("lines.txt", "one\ntwo\nthree\n"));
+        Compare("gcc", "libc_basics.c", "first arg", "second", GuestProgram.WriteFile("lines.txt", "one\ntwo\nthree\n"));
 
     [Fact]
-    public void Musl_strings_printf_qsort_malloc_setjmp_files_and_exit_status()
-    {
-        if (!GuestProgram.CompilerExists("musl-gcc"))
-        {
-            log.WriteLine("musl-gcc is not installed (apt-get install musl-tools); nothing to compare.");
-            return;
-        }
-        CompareOrReportMissingInstruction("musl-gcc", "libc_basics.c", "first arg", "second", GuestProgram.WriteFile("lines-musl.txt", "one\ntwo\nthree\n"));
-    }
+    public void Glibc_printf_of_floating_point() => Compare("gcc", "float.c");
 
-    [Fact]
-    public void Glibc_printf_of_floating_point() => CompareOrReportMissingInstruction("gcc", "float.c");
-
-    /// <summary>
-    /// Compares a C-library program with its native run. Until the interpreter runs the SSE2 instructions that C libraries
-    /// use from their first lines (x86-64's baseline), the guest stops with SIGILL on #UD: then the test checks that the
-    /// report names the decoded instruction and logs it, instead of comparing.
-    /// </summary>
-    private void CompareOrReportMissingInstruction(string compiler, string source, params string[] args)
+    /// <summary>Compares a C-library program's stdout, stderr and exit status with its native run, byte for byte.</summary>
+    private static void Compare(string compiler, string source, params string[] args)
     {
         string program = GuestProgram.Build(source, compiler);
         var native = GuestProgram.RunNative(program, args);
         var guest = GuestProgram.RunGuest(program, args);
-        if (guest.ExitStatus == 132 && guest.Diagnostics.Contains("illegal instruction (#UD)"))
-        {
-            log.WriteLine($"Engine limitation, not compared: {guest.Diagnostics.Trim()}");
-            Assert.Matches(@"illegal instruction \(#UD\), at 0x[0-9a-f]+: [a-z]", guest.Diagnostics);
-            return;
-        }
         Assert.Equal("", guest.Diagnostics);
         AssertSame(native, guest);
     }
