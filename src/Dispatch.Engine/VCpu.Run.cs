@@ -19,10 +19,12 @@ public sealed partial class VCpu
     /// Runs the guest until a handler stops it, an exit is unhandled, VM entry fails, or a bound in
     /// <paramref name="options"/> is reached. Generic over the handler so that a struct handler's dispatch is
     /// devirtualised and inlined. Never throws for anything the guest does; a handler's exception ends the run with
-    /// <see cref="RunOutcome.HandlerFailed"/>.
+    /// <see cref="RunOutcome.HandlerFailed"/>. Throws <see cref="ObjectDisposedException"/> when the machine is disposed.
     /// </summary>
     public RunResult Run<THandler>(ref THandler handler, RunOptions? options = null) where THandler : IExitHandler
     {
+        // The TLB and decoded blocks hold host pointers into guest memory: after the machine is disposed they dangle.
+        ObjectDisposedException.ThrowIf(Machine.Memory.IsDisposed, Machine);
         try
         {
             return RunCore(ref handler, options);
