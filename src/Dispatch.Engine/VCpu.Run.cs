@@ -25,6 +25,25 @@ public sealed partial class VCpu
     {
         // The TLB and decoded blocks hold host pointers into guest memory: after the machine is disposed they dangle.
         ObjectDisposedException.ThrowIf(Machine.Memory.IsDisposed, Machine);
+        Processor.CancelRequested = false;
+        return RunGuarded(ref handler, options);
+    }
+
+    /// <summary>
+    /// <see cref="Run{THandler}(ref THandler, RunOptions?)"/> without clearing an earlier <see cref="RequestStop"/>:
+    /// <see cref="VirtualMachine.RunAll{THandler}"/> clears every vCPU's request before starting any thread, so a stop
+    /// issued while a thread is still starting is not lost.
+    /// </summary>
+    internal RunResult RunKeepingStopRequest<THandler>(ref THandler handler, RunOptions? options) where THandler : IExitHandler
+    {
+        ObjectDisposedException.ThrowIf(Machine.Memory.IsDisposed, Machine);
+        return RunGuarded(ref handler, options);
+    }
+
+    internal void ClearStopRequest() => Processor.CancelRequested = false;
+
+    private RunResult RunGuarded<THandler>(ref THandler handler, RunOptions? options) where THandler : IExitHandler
+    {
         try
         {
             return RunCore(ref handler, options);
@@ -40,7 +59,6 @@ public sealed partial class VCpu
     private RunResult RunCore<THandler>(ref THandler handler, RunOptions? options) where THandler : IExitHandler
     {
         options ??= RunOptions.Default;
-        Processor.CancelRequested = false;
         long budget = options.MaxInstructions;
         long deadline = options.Timeout is { } t ? Stopwatch.GetTimestamp() + (long)(t.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
         bool measure = options.MeasureLatency;
