@@ -19,6 +19,11 @@ public static class RunCommand
     {
         // The guest writes its standard streams itself: to the host's descriptors when the caller passes the console,
         // otherwise to the given writers (as Latin-1, byte for byte).
+        if (options.MemoryGiven && (options.MemoryMiB < 1 || options.MemoryMiB > Flat.FlatImageRunner.MaxMemoryMiB))
+        {
+            error.WriteLine($"dispatch: --memory must be between 1 and {Flat.FlatImageRunner.MaxMemoryMiB} MiB.");
+            return 2;
+        }
         bool console = output == Console.Out;
         output.Flush();
         var request = new LinuxRunRequest

@@ -3,7 +3,10 @@ namespace Dispatch;
 /// <summary>Bounds and measurements for one <see cref="VCpu.Run{THandler}(ref THandler, RunOptions?)"/>.</summary>
 public sealed record RunOptions
 {
-    /// <summary>Stop after this many guest instructions (the run ends with <see cref="RunOutcome.BudgetExhausted"/>).</summary>
+    /// <summary>
+    /// Stop after this many guest instructions (the run ends with <see cref="RunOutcome.BudgetExhausted"/>). An exception or
+    /// interrupt delivered through the guest IDT counts as one, so a guest that faults in a loop still reaches the bound.
+    /// </summary>
     public long MaxInstructions { get; init; } = long.MaxValue;
 
     /// <summary>Stop after this much wall time, checked between instruction slices.</summary>

@@ -19,9 +19,30 @@ public sealed partial class VCpu
     /// Runs the guest until a handler stops it, an exit is unhandled, VM entry fails, or a bound in
     /// <paramref name="options"/> is reached. Generic over the handler so that a struct handler's dispatch is
     /// devirtualised and inlined. Never throws for anything the guest does; a handler's exception ends the run with
-    /// <see cref="RunOutcome.HandlerFailed"/>.
+    /// <see cref="RunOutcome.HandlerFailed"/>. Throws <see cref="ObjectDisposedException"/> when the machine is disposed.
     /// </summary>
     public RunResult Run<THandler>(ref THandler handler, RunOptions? options = null) where THandler : IExitHandler
+    {
+        // The TLB and decoded blocks hold host pointers into guest memory: after the machine is disposed they dangle.
+        ObjectDisposedException.ThrowIf(Machine.Memory.IsDisposed, Machine);
+        Processor.CancelRequested = false;
+        return RunGuarded(ref handler, options);
+    }
+
+    /// <summary>
+    /// <see cref="Run{THandler}(ref THandler, RunOptions?)"/> without clearing an earlier <see cref="RequestStop"/>:
+    /// <see cref="VirtualMachine.RunAll{THandler}"/> clears every vCPU's request before starting any thread, so a stop
+    /// issued while a thread is still starting is not lost.
+    /// </summary>
+    internal RunResult RunKeepingStopRequest<THandler>(ref THandler handler, RunOptions? options) where THandler : IExitHandler
+    {
+        ObjectDisposedException.ThrowIf(Machine.Memory.IsDisposed, Machine);
+        return RunGuarded(ref handler, options);
+    }
+
+    internal void ClearStopRequest() => Processor.CancelRequested = false;
+
+    private RunResult RunGuarded<THandler>(ref THandler handler, RunOptions? options) where THandler : IExitHandler
     {
         try
         {
@@ -38,7 +59,6 @@ public sealed partial class VCpu
     private RunResult RunCore<THandler>(ref THandler handler, RunOptions? options) where THandler : IExitHandler
     {
         options ??= RunOptions.Default;
-        Processor.CancelRequested = false;
         long budget = options.MaxInstructions;
         long deadline = options.Timeout is { } t ? Stopwatch.GetTimestamp() + (long)(t.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
         bool measure = options.MeasureLatency;

@@ -35,20 +35,33 @@ public sealed class VirtualMachine : IDisposable
 
     /// <summary>
     /// Runs every vCPU on its own thread with a handler made by <paramref name="handlerFactory"/> for each, and waits for
-    /// all of them. When one stops for any reason other than <see cref="RunOutcome.Stopped"/>, the others are asked to stop.
+    /// all of them. Policy: when one stops for any reason other than <see cref="RunOutcome.Stopped"/> (a failing handler,
+    /// an unhandled exit, a failed entry, a budget, a cancellation), the others are asked to stop and return
+    /// <see cref="RunOutcome.Cancelled"/> with their state saved, so the machine can be inspected and run again.
     /// </summary>
     public RunResult[] RunAll<THandler>(Func<VCpu, THandler> handlerFactory, RunOptions? options = null) where THandler : IExitHandler
     {
         var results = new RunResult[_vcpus.Count];
         var threads = new Thread[_vcpus.Count];
+        // Cleared here, before any thread starts, and not by each run: a vCPU that fails at once must still stop the
+        // ones whose threads have not reached the run loop yet.
+        foreach (var v in _vcpus) v.ClearStopRequest();
         for (int i = 0; i < _vcpus.Count; i++)
         {
             int index = i;
             threads[i] = new Thread(() =>
             {
                 var vcpu = _vcpus[index];
-                var handler = handlerFactory(vcpu);
-                results[index] = vcpu.Run(ref handler, options);
+                try
+                {
+                    var handler = handlerFactory(vcpu);
+                    results[index] = vcpu.RunKeepingStopRequest(ref handler, options);
+                }
+                catch (Exception e)
+                {
+                    // The factory is user code too; an exception on this thread would otherwise end the host process.
+                    results[index] = new RunResult(RunOutcome.HandlerFailed, default, VmInstructionError.None, e);
+                }
                 if (results[index].Outcome != RunOutcome.Stopped) StopAll();
             }) { IsBackground = true, Name = $"vCPU {index}" };
             threads[i].Start();

@@ -27,7 +27,7 @@ internal sealed unsafe partial class Processor
     private ulong _currentInstructionIp;
     private int _currentInstructionLength;
 
-    /// <summary>Runs guest code for at most <paramref name="budget"/> instructions.</summary>
+    /// <summary>Runs guest code for at most <paramref name="budget"/> instructions and event deliveries.</summary>
     internal StopReason Execute(ref long budget)
     {
         while (true)
@@ -50,6 +50,10 @@ internal sealed unsafe partial class Processor
                 // (or exits, by the exception bitmap). Delivery itself may fault or exit: that lands here again.
                 Rip = _currentInstructionIp;
                 if (!TryDeliverPendingException()) return StopReason.VmExit;
+                // A delivered event retires no instruction but uses up budget: a guest whose handler faults again before
+                // retiring anything (an IDT pointing back at the faulting code) would otherwise never reach a budget,
+                // timeout or cancellation check.
+                if (--budget <= 0) return StopReason.Budget;
             }
         }
     }

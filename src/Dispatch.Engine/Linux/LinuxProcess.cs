@@ -59,7 +59,16 @@ public sealed class LinuxProcess : IDisposable
             throw new LinuxLoadException("Linux guests need an x86-64 Linux host: their files and descriptors are the host's.");
         if (!File.Exists(options.ProgramPath)) throw new LinuxLoadException($"{options.ProgramPath}: no such file");
         var image = ElfImage.Load(options.ProgramPath);
-        return new LinuxProcess(options with { ProgramPath = Path.GetFullPath(options.ProgramPath) }, image);
+        try
+        {
+            return new LinuxProcess(options with { ProgramPath = Path.GetFullPath(options.ProgramPath) }, image);
+        }
+        catch (Exception e) when (e is not LinuxLoadException)
+        {
+            // The headers passed the image's checks but still describe something that cannot be built (sizes that no
+            // memory holds, layouts that overflow): the file is unusable, which is a load error, not a crash.
+            throw new LinuxLoadException($"{Path.GetFileName(options.ProgramPath)}: cannot load: {e.Message}");
+        }
     }
 
     public ElfImage Image { get; }
@@ -74,12 +83,22 @@ public sealed class LinuxProcess : IDisposable
     /// <summary>Why the process ended abnormally, for the user.</summary>
     public string? Failure { get; private set; }
 
+    // Segments sharing a page are copied aside while the page is remapped; real linkers only ever share one page or two.
+    private const ulong MaxSharedSegmentSpan = 64UL << 20;
+
     private ulong LoadSegments(ulong bias)
     {
         ulong highest = 0;
+        string name = Path.GetFileName(_options.ProgramPath);
         foreach (var s in Image.LoadSegments)
         {
             ulong start = AddressSpace.PageDown(s.VirtualAddress + bias), end = AddressSpace.PageUp(s.End + bias);
+            // The image checked its segments without the load bias; a segment must also fit the process's memory limit
+            // (mapping walks every page of what it replaces).
+            if (end < start || end > AddressSpace.UserTop)
+                throw new LinuxLoadException($"{name}: invalid ELF: segment at 0x{s.VirtualAddress:X} of 0x{s.MemorySize:X} bytes lies outside the user address space");
+            if (end - start > _options.MemoryLimit)
+                throw new LinuxLoadException($"{name}: segment at 0x{s.VirtualAddress:X} of 0x{s.MemorySize:X} bytes exceeds the memory limit of {_options.MemoryLimit >> 20} MiB");
             var protection = ((s.Flags & ElfSegment.Read) != 0 ? Protection.Read : 0)
                 | ((s.Flags & ElfSegment.Write) != 0 ? Protection.Write : 0)
                 | ((s.Flags & ElfSegment.Execute) != 0 ? Protection.Execute : 0);
@@ -90,9 +109,11 @@ public sealed class LinuxProcess : IDisposable
                 protection |= a.Protection;
                 start = Math.Min(start, a.Start);
             }
+            if (shared.Count > 0 && end - start > MaxSharedSegmentSpan)
+                throw new LinuxLoadException($"{name}: invalid ELF: overlapping segments span 0x{end - start:X} bytes");
             byte[] keep = shared.Count == 0 ? [] : new byte[end - start];
             Memory.TryReadForLoader(start, keep);
-            Memory.Map(start, end, protection, Path.GetFileName(_options.ProgramPath));
+            Memory.Map(start, end, protection, name);
             if (shared.Count > 0) Memory.Fill(start, keep);
             Memory.Fill(s.VirtualAddress + bias, Image.File.AsSpan((int)s.Offset, (int)s.FileSize));
             highest = Math.Max(highest, end);

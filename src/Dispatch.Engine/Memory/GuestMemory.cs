@@ -23,6 +23,9 @@ public sealed unsafe class GuestMemory : IDisposable
     {
     }
 
+    /// <summary>Whether <see cref="Dispose"/> has released the host memory.</summary>
+    public bool IsDisposed => _disposed;
+
     /// <summary>Total bytes of RAM backed.</summary>
     public ulong TotalSize { get; private set; }
 
@@ -60,7 +63,7 @@ public sealed unsafe class GuestMemory : IDisposable
         return new Span<byte>(region.Host + (address.Value - region.Start), length);
     }
 
-    /// <summary>Copies <paramref name="data"/> into guest memory, across regions if they are contiguous.</summary>
+    /// <summary>Copies <paramref name="data"/> into guest memory; the range must lie inside one region (else nothing is written).</summary>
     public void Write(GuestPhysicalAddress address, ReadOnlySpan<byte> data)
     {
         data.CopyTo(GetSpan(address, data.Length));
