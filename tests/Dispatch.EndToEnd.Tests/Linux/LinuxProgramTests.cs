@@ -48,6 +48,18 @@ public sealed class LinuxProgramTests
     [Fact]
     public void Glibc_printf_of_floating_point() => Compare("gcc", "float.c");
 
+    [Fact]
+    public void Glibc_static_pie_runs_relocated()
+    {
+        // A static-pie is ET_DYN: the loader places it at its own base and the C library relocates itself at start-up.
+        string program = GuestProgram.Build("libc_basics.c", flags: "-static-pie -fPIE -O2");
+        string[] args = ["pie", GuestProgram.WriteFile("lines-pie.txt", "one\ntwo\nthree\n")];
+        var native = GuestProgram.RunNative(program, args);
+        var guest = GuestProgram.RunGuest(program, args);
+        Assert.Equal("", guest.Diagnostics);
+        AssertSame(native, guest);
+    }
+
     /// <summary>Compares a C-library program's stdout, stderr and exit status with its native run, byte for byte.</summary>
     private static void Compare(string compiler, string source, params string[] args)
     {
