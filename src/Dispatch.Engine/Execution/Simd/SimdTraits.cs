@@ -72,7 +72,10 @@ internal readonly struct SimdTraits
 
     private static SimdTraits Compute(in Instruction ins)
     {
-        var info = new InstructionInfoFactory().GetInfo(ins);
+        // The traits are cached per encoding form (Code), so they must not depend on the instance: Iced reports a zeroing
+        // idiom such as PXOR XMM2, XMM2 as writing its destination without reading it, which is wrong for every other
+        // instance of the form (PXOR XMM1, [RSI] reads XMM1). Operands equal to the destination are renamed first.
+        var info = new InstructionInfoFactory().GetInfo(WithDistinctRegisters(in ins));
         var m0 = ins.Mnemonic;
         bool implicitXmm0 = m0 is Mnemonic.Pblendvb or Mnemonic.Blendvps or Mnemonic.Blendvpd or Mnemonic.Pcmpestrm
             or Mnemonic.Pcmpistrm or Mnemonic.Pcmpestrm64;
@@ -81,6 +84,24 @@ internal readonly struct SimdTraits
             or Mnemonic.Pcmpestri64 or Mnemonic.Pcmpestrm64;
         return new SimdTraits(Classify(in ins), in info, implicitXmm0, unaligned);
     }
+
+    private static Instruction WithDistinctRegisters(in Instruction ins)
+    {
+        var copy = ins;
+        if (ins.OpCount < 2 || ins.Op0Kind != OpKind.Register) return copy;
+        var destination = ins.Op0Register;
+        for (int i = 1; i < ins.OpCount; i++)
+        {
+            if (ins.GetOpKind(i) != OpKind.Register || ins.GetOpRegister(i) != destination) continue;
+            // Another register of the same file: the next one, or the previous one at the end of the file.
+            var next = destination + 1;
+            copy.SetOpRegister(i, IsSameFile(destination, next) ? next : destination - 1);
+        }
+        return copy;
+    }
+
+    private static bool IsSameFile(Register a, Register b) =>
+        (a.IsXMM() && b.IsXMM()) || (a.IsMM() && b.IsMM()) || (a.IsST() && b.IsST()) || (a.IsGPR64() && b.IsGPR64()) || (a.IsGPR32() && b.IsGPR32());
 
     private static SimdKind Classify(in Instruction ins)
     {
