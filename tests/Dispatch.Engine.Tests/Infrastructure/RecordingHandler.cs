@@ -4,13 +4,14 @@ namespace Dispatch.Engine.Tests;
 
 /// <summary>
 /// A hand-written handler for engine tests: records every exit's information, answers CPUID from the model, and stops on
-/// HLT (or on any reason listed in <see cref="StopOn"/>).
+/// HLT, exception exits and triple faults (or on any reason listed in <see cref="StopOn"/>).
 /// </summary>
 internal sealed class RecordingHandler : IExitHandler
 {
     public List<RecordedExit> Exits { get; } = [];
 
-    public HashSet<ExitReason> StopOn { get; } = [ExitReason.Hlt];
+    // Faults stop too: resuming a guest at a faulting instruction only repeats the exit.
+    public HashSet<ExitReason> StopOn { get; } = [ExitReason.Hlt, ExitReason.ExceptionOrNmi, ExitReason.TripleFault];
 
     public Func<RecordedExit, ExitAction>? OnExit { get; set; }
 
