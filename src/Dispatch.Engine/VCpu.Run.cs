@@ -62,7 +62,6 @@ public sealed partial class VCpu
         long budget = options.MaxInstructions;
         long deadline = options.Timeout is { } t ? Stopwatch.GetTimestamp() + (long)(t.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
         bool measure = options.MeasureLatency;
-        int exitsSinceClockCheck = 0;
 
         var entryError = Enter(out bool exitedOnEntry);
         if (entryError != VmInstructionError.None) return new RunResult(RunOutcome.EntryFailed, default, entryError, null);
@@ -85,15 +84,15 @@ public sealed partial class VCpu
                         return new RunResult(RunOutcome.Halted, default, VmInstructionError.None, null);
                 }
             }
-            exitedOnEntry = false;
-
-            // A guest can exit without retiring an instruction (a fault the handler resumes into, again and again), so the
-            // wall-time bound is also checked every 256 exits, not only between instruction slices.
-            if (deadline != long.MaxValue && (++exitsSinceClockCheck & 255) == 0 && Stopwatch.GetTimestamp() >= deadline)
+            else
             {
-                SaveGuestState();
-                return new RunResult(RunOutcome.BudgetExhausted, default, VmInstructionError.None, null);
+                // An exit on entry (a zero preemption timer, a failed entry) retires nothing: it uses budget, so that a
+                // handler resuming into the same exit again and again still reaches the bounds.
+                if (budget <= 0 || (deadline != long.MaxValue && Stopwatch.GetTimestamp() >= deadline))
+                    return new RunResult(RunOutcome.BudgetExhausted, default, VmInstructionError.None, null);
+                budget--;
             }
+            exitedOnEntry = false;
 
             // VM exit: record, then dispatch.
             RecordExit();
@@ -174,14 +173,28 @@ public sealed partial class VCpu
         bool monitorTrap = p.Controls.Has(PrimaryProcessorControls.MonitorTrapFlag);
         while (budget > 0)
         {
-            if (PendingEventExit()) return StopReason.VmExit;
+            // Checked on every entry too, not only between slices: a guest that exits at once on each entry would never
+            // finish a slice.
+            if (deadline != long.MaxValue && Stopwatch.GetTimestamp() >= deadline) return StopReason.Budget;
+            if (PendingEventExit())
+            {
+                // Retires nothing either (a preemption timer of zero exits on every entry): it uses budget too.
+                budget--;
+                return StopReason.VmExit;
+            }
             // Windows and pending events are recognised at instruction boundaries, so while one is armed the guest runs
             // one instruction at a time; the preemption timer is checked every few thousand instructions.
             long slice = monitorTrap || EventsArmed() ? 1 : Math.Min(budget, _preemptionDeadline != long.MaxValue ? 4096 : SliceInstructions);
             long before = slice;
             StopReason stop = p.Execute(ref slice);
             budget -= before - slice;
-            if (stop != StopReason.Budget) return stop;
+            if (stop != StopReason.Budget)
+            {
+                // An exit before anything retired still uses budget: a handler that resumes a guest which exits again
+                // at once (an exception exit answered with Complete) would otherwise loop without reaching the bound.
+                if (stop == StopReason.VmExit && slice == before) budget--;
+                return stop;
+            }
             if (monitorTrap)
             {
                 // Trap-like: RIP is already past the instruction (Intel SDM Vol. 3C, 26.5.2).

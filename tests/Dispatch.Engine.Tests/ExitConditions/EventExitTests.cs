@@ -112,7 +112,8 @@ public sealed class EventExitTests
         Label spin = default;
         void Program(Assembler a) { spin = a.CreateLabel(); a.Label(ref spin); a.jmp(spin); }
         var run = GuestRun.Execute(Program, GuestRun.With(P.HltExiting, pin: Pin.ActivateVmxPreemptionTimer),
-            configure: v => v.Vmcs.Write(VmcsField.VmxPreemptionTimerValue, 1000), maxInstructions: long.MaxValue);
+            configure: v => v.Vmcs.Write(VmcsField.VmxPreemptionTimerValue, 1000), maxInstructions: long.MaxValue,
+            onExit: e => ExitAction.Stop);
         Assert.Equal(ExitReason.VmxPreemptionTimerExpired, run.Exits[0].Reason.Basic);
 
         var plain = GuestRun.Execute(Program, GuestRun.With(P.HltExiting), maxInstructions: 200_000);

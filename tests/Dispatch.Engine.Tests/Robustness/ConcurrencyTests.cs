@@ -50,7 +50,7 @@ public sealed class ConcurrencyTests
             while (true)
             {
                 // Small slices too, so budget stops land in the middle of the locked sequences.
-                var result = vcpu.Run(ref handler, new RunOptions { MaxInstructions = 200_000 + vcpu.Index * 7_777, Timeout = TimeSpan.FromSeconds(60) });
+                var result = vcpu.Run(ref handler, new RunOptions { MaxInstructions = 1_000_000 + vcpu.Index * 7_777, Timeout = TimeSpan.FromSeconds(60) });
                 if (result.Outcome == RunOutcome.Stopped) return result;
                 if (result.Outcome == RunOutcome.Cancelled) Interlocked.Increment(ref cancellations);
                 else if (result.Outcome != RunOutcome.BudgetExhausted) return result;
@@ -58,16 +58,16 @@ public sealed class ConcurrencyTests
         }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
 
         using var stopper = new CancellationTokenSource();
-        var host = Task.Run(async () =>
+        var host = Task.Factory.StartNew(() =>
         {
             var random = new Random(7);
             while (!stopper.IsCancellationRequested)
             {
-                await Task.Delay(random.Next(1, 5));
+                Thread.SpinWait(random.Next(10_000, 200_000));
                 if (random.Next(2) == 0) vm.StopAll();
                 else vm.VCpus[random.Next(VCpus)].RequestStop();
             }
-        });
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
         var finished = await Task.WhenAll(runners).WaitAsync(TimeSpan.FromSeconds(120));
         stopper.Cancel();

@@ -134,4 +134,40 @@ public sealed class RunBudgetTests
             Assert.Equal(TestGuest.CodeAddress, vcpu.Vmcs.Read(VmcsField.GuestRip));
         }
     }
+
+    [Fact]
+    public void A_handler_that_resumes_a_faulting_guest_still_reaches_the_budget_and_the_timeout()
+    {
+        // Every exception exits and the handler answers Complete: the guest faults again at once, for ever.
+        var (vm, vcpu) = TestGuest.Create(a => a.ud2());
+        using (vm)
+        {
+            var handler = new RecordingHandler { OnExit = _ => ExitAction.Complete };
+            var result = vcpu.Run(ref handler, new RunOptions { MaxInstructions = 1000 });
+            Assert.Equal(RunOutcome.BudgetExhausted, result.Outcome);
+            Assert.Equal(1000, handler.Exits.Count);
+            Assert.Equal(TestGuest.CodeAddress, vcpu.Vmcs.Read(VmcsField.GuestRip));
+
+            var clock = Stopwatch.StartNew();
+            result = vcpu.Run(ref handler, new RunOptions { Timeout = TimeSpan.FromMilliseconds(200) });
+            Assert.Equal(RunOutcome.BudgetExhausted, result.Outcome);
+            Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
+        }
+    }
+
+    [Fact]
+    public void A_handler_that_resumes_into_an_exit_on_entry_still_reaches_the_budget()
+    {
+        // A zero preemption timer exits before the first instruction, on every entry.
+        var (vm, vcpu) = TestGuest.Create(Spin, new LongModeGuestOptions { PinControls = PinBasedControls.ActivateVmxPreemptionTimer });
+        using (vm)
+        {
+            vcpu.Vmcs.Write(VmcsField.VmxPreemptionTimerValue, 0);
+            var handler = new RecordingHandler { OnExit = _ => ExitAction.Complete };
+            var result = vcpu.Run(ref handler, new RunOptions { MaxInstructions = 500, Timeout = TimeSpan.FromSeconds(20) });
+            Assert.Equal(RunOutcome.BudgetExhausted, result.Outcome);
+            Assert.Equal(500, handler.Exits.Count);
+            Assert.Equal(0, vcpu.InstructionsRetired);
+        }
+    }
 }
