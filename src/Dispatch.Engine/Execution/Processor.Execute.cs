@@ -24,6 +24,9 @@ internal sealed unsafe partial class Processor
     /// <summary>Set from any thread to make <see cref="Execute"/> return <see cref="StopReason.Cancelled"/> soon.</summary>
     internal volatile bool CancelRequested;
 
+    /// <summary>Set by an instruction that paused part-way (a long REP string) to end the current slice early.</summary>
+    internal bool YieldRequested;
+
     private ulong _currentInstructionIp;
     private int _currentInstructionLength;
 
@@ -78,6 +81,12 @@ internal sealed unsafe partial class Processor
                 return StopReason.VmExit;
             }
             if (status == ExecutionStatus.Halted) return StopReason.Halted;
+            if (YieldRequested)
+            {
+                // A long instruction paused itself: end the slice so the run loop checks the timeout.
+                YieldRequested = false;
+                return StopReason.Budget;
+            }
             previousTaken = status == ExecutionStatus.Branched;
             previous = block.Valid && executed == ops.Length ? block : null;
         }

@@ -8,6 +8,8 @@ namespace Dispatch.Execution;
 /// </summary>
 internal sealed partial class Processor
 {
+    private const int RepIterationsPerStep = 1 << 16;
+
     private ExecutionStatus StringInstruction(ref Instruction ins)
     {
         Mnemonic m = ins.Mnemonic;
@@ -23,8 +25,18 @@ internal sealed partial class Processor
             or Mnemonic.Scasb or Mnemonic.Scasw or Mnemonic.Scasd or Mnemonic.Scasq;
         long step = GetDF() ? -size : size;
         ulong sourceBase = ins.SegmentPrefix == Register.FS ? Fs.Base : ins.SegmentPrefix == Register.GS ? Gs.Base : 0;
+        int iterations = 0;
         while (!rep || Gpr.Rcx != 0)
         {
+            if (rep && ++iterations > RepIterationsPerStep)
+            {
+                // Interrupted between iterations, as hardware may be: RIP stays at the instruction and the registers say
+                // how far it got, so the run loop can check its budget, timeout and stop requests before it goes on.
+                // Without this one REP with a huge RCX over mapped but unbacked memory would run for hours.
+                Rip = _currentInstructionIp;
+                YieldRequested = true;
+                return ExecutionStatus.Branched;
+            }
             switch (m)
             {
                 case Mnemonic.Movsb: case Mnemonic.Movsw: case Mnemonic.Movsd: case Mnemonic.Movsq:

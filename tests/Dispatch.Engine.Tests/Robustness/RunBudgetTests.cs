@@ -170,4 +170,33 @@ public sealed class RunBudgetTests
             Assert.Equal(0, vcpu.InstructionsRetired);
         }
     }
+
+    [Fact]
+    public void A_REP_string_instruction_over_gigabytes_of_unbacked_memory_stops_at_the_timeout_and_continues()
+    {
+        // 64 GiB identity-mapped over 4 MiB of RAM: a single rep stosb with RCX = 2^40 would run for hours.
+        var (vm, vcpu) = TestGuest.Create(a => { a.rep.stosb(); a.hlt(); }, new LongModeGuestOptions { IdentityMapSize = 64UL << 30 });
+        using (vm)
+        {
+            vcpu.Registers.Rdi = 4 << 20;
+            vcpu.Registers.Rcx = 1UL << 40;
+            var handler = new RecordingHandler();
+            var clock = Stopwatch.StartNew();
+            var result = vcpu.Run(ref handler, new RunOptions { Timeout = TimeSpan.FromMilliseconds(300) });
+            Assert.Equal(RunOutcome.BudgetExhausted, result.Outcome);
+            Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(300), TimeSpan.FromSeconds(10));
+            // Interrupted between iterations: RIP at the instruction, RCX and RDI consistent with each other.
+            Assert.Equal(TestGuest.CodeAddress, vcpu.Vmcs.Read(VmcsField.GuestRip));
+            ulong done = (1UL << 40) - vcpu.Registers.Rcx;
+            Assert.True(done > 0);
+            Assert.Equal((4UL << 20) + done, vcpu.Registers.Rdi);
+
+            // It continues from there, and RequestStop reaches it too.
+            using var timer = new Timer(_ => vcpu.RequestStop(), null, 200, Timeout.Infinite);
+            result = vcpu.Run(ref handler, new RunOptions { Timeout = TimeSpan.FromSeconds(20) });
+            Assert.Equal(RunOutcome.Cancelled, result.Outcome);
+            Assert.True((1UL << 40) - vcpu.Registers.Rcx > done);
+            Assert.Equal((4UL << 20) + (1UL << 40) - vcpu.Registers.Rcx, vcpu.Registers.Rdi);
+        }
+    }
 }
