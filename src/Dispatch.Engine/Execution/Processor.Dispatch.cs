@@ -275,18 +275,6 @@ internal sealed partial class Processor
         _ => Register.RAX,
     };
 
-    /// <summary>The effective address without segment base or canonical check (what LEA computes).</summary>
-    private ulong RawEffectiveAddress(in Instruction ins)
-    {
-        ulong address = ins.MemoryDisplacement64;
-        var b = ins.MemoryBase;
-        if (b != Register.None) address += ReadRegister(b);
-        var x = ins.MemoryIndex;
-        if (x != Register.None) address += ReadRegister(x) * (ulong)ins.MemoryIndexScale;
-        if ((b != Register.None && b.GetSize() == 4) || (x != Register.None && x.GetSize() == 4)) address = (uint)address;
-        return address;
-    }
-
     private ExecutionStatus PopFlags()
     {
         ulong v = Pop();

@@ -60,7 +60,7 @@ internal sealed partial class Processor
             case Msr.Ia32SysenterEsp when canonical: SysenterEsp = value; return;
             case Msr.Ia32SysenterEip when canonical: SysenterEip = value; return;
             case Msr.Ia32DebugCtl when (value & ~0x3UL) == 0: Debugctl = value; return;
-            case Msr.Ia32Pat when PatIsValid(value): Pat = value; return;
+            case Msr.Ia32Pat when VmEntryState.IsValidPat(value): Pat = value; return;
             case Msr.Ia32Efer:
                 // LME cannot change while paging is on; LMA is read-only (Vol. 3A, 9.8.5).
                 if ((value & ~(EferSCE | EferLME | EferLMA | EferNXE)) != 0) break;
@@ -78,15 +78,5 @@ internal sealed partial class Processor
             case Msr.Ia32TscAux when value >> 32 == 0: TscAux = value; return;
         }
         RaiseException(ExceptionVector.GeneralProtection, 0);
-    }
-
-    private static bool PatIsValid(ulong pat)
-    {
-        for (int i = 0; i < 8; i++)
-        {
-            ulong type = (pat >> (i * 8)) & 0xFF;
-            if (type is 2 or 3 or > 7) return false;
-        }
-        return true;
     }
 }

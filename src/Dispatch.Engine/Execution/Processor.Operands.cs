@@ -58,30 +58,41 @@ internal sealed partial class Processor
         }
     }
 
-    /// <summary>The linear address of the memory operand (64-bit mode: only FS and GS have a base).</summary>
+    /// <summary>
+    /// The linear address of the memory operand (64-bit mode: only FS and GS have a base); a non-canonical address raises
+    /// #SS for RSP/RBP-based operands and #GP otherwise.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ulong EffectiveAddress(in Instruction ins)
     {
-        ulong address;
-        if (ins.IsIPRelativeMemoryOperand)
-        {
-            address = ins.IPRelativeMemoryAddress;
-        }
-        else
-        {
-            address = ins.MemoryDisplacement64;
-            var b = ins.MemoryBase;
-            if (b != Register.None) address += ReadRegister(b);
-            var x = ins.MemoryIndex;
-            if (x != Register.None) address += ReadRegister(x) * (ulong)ins.MemoryIndexScale;
-            // An address-size prefix makes the registers 32-bit and the sum wraps at 4 GiB.
-            if ((b != Register.None && b.GetSize() == 4) || (x != Register.None && x.GetSize() == 4)) address = (uint)address;
-        }
+        ulong address = LinearAddress(in ins);
+        if (!IsCanonical(address))
+            RaiseException(ins.MemoryBase is Register.RSP or Register.RBP ? ExceptionVector.StackFault : ExceptionVector.GeneralProtection, 0);
+        return address;
+    }
+
+    /// <summary>The linear address of the memory operand without the canonical check (INVLPG takes any address).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong LinearAddress(in Instruction ins)
+    {
+        ulong address = ins.IsIPRelativeMemoryOperand ? ins.IPRelativeMemoryAddress : RawEffectiveAddress(in ins);
         var segment = ins.MemorySegment;
         if (segment == Register.FS) address += Fs.Base;
         else if (segment == Register.GS) address += Gs.Base;
-        if (!IsCanonical(address))
-            RaiseException(ins.MemoryBase is Register.RSP or Register.RBP ? ExceptionVector.StackFault : ExceptionVector.GeneralProtection, 0);
+        return address;
+    }
+
+    /// <summary>Base + index * scale + displacement, without segment base or canonical check (what LEA computes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong RawEffectiveAddress(in Instruction ins)
+    {
+        ulong address = ins.MemoryDisplacement64;
+        var b = ins.MemoryBase;
+        if (b != Register.None) address += ReadRegister(b);
+        var x = ins.MemoryIndex;
+        if (x != Register.None) address += ReadRegister(x) * (ulong)ins.MemoryIndexScale;
+        // An address-size prefix makes the registers 32-bit and the sum wraps at 4 GiB.
+        if ((b != Register.None && b.GetSize() == 4) || (x != Register.None && x.GetSize() == 4)) address = (uint)address;
         return address;
     }
 

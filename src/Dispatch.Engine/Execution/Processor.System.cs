@@ -116,7 +116,7 @@ internal sealed partial class Processor
             case Mnemonic.Invlpg:
             {
                 RequireCpl0();
-                ulong linear = EffectiveAddressNoCanonicalCheck(in ins);
+                ulong linear = LinearAddress(in ins);
                 if (Controls.Has(PrimaryProcessorControls.InvlpgExiting)) return InstructionExit(ExitReason.Invlpg, linear);
                 FlushTlbPage(linear);
                 return ExecutionStatus.FellThrough;
@@ -197,14 +197,6 @@ internal sealed partial class Processor
     }
 
     private static int RegisterNumber(Register r) => r == Register.None ? 0 : r.GetFullRegister() - Register.RAX;
-
-    private ulong EffectiveAddressNoCanonicalCheck(in Instruction ins)
-    {
-        ulong address = ins.IsIPRelativeMemoryOperand ? ins.IPRelativeMemoryAddress : RawEffectiveAddress(in ins);
-        if (ins.MemorySegment == Register.FS) address += Fs.Base;
-        else if (ins.MemorySegment == Register.GS) address += Gs.Base;
-        return address;
-    }
 
     /// <summary>
     /// VM-exit instruction information for instructions with a memory or register operand (Intel SDM Vol. 3C, 28.2.5,
