@@ -37,7 +37,7 @@ internal sealed unsafe partial class Processor
     private ExecutionStatus FloatingPointInstruction(ref Instruction ins, int size)
     {
         _ = size;
-        ref readonly var traits = ref SimdTraits.For(in ins);
+        var traits = SimdTraits.For(in ins);
         switch (traits.Kind)
         {
             case SimdKind.Unsupported:
@@ -48,7 +48,7 @@ internal sealed unsafe partial class Processor
         }
         bool usesMm = UsesMmOrStRegisters(in ins);
         CheckSimdAvailable(traits.Kind, usesMm);
-        return RunOnHost(ref ins, in traits, usesMm || traits.Kind is SimdKind.X87 or SimdKind.X87Control or SimdKind.X87NoWait or SimdKind.Mmx);
+        return RunOnHost(ref ins, traits, usesMm || traits.Kind is SimdKind.X87 or SimdKind.X87Control or SimdKind.X87NoWait or SimdKind.Mmx);
     }
 
     private static bool UsesMmOrStRegisters(in Instruction ins)
@@ -88,7 +88,7 @@ internal sealed unsafe partial class Processor
     /// <summary>An unmasked x87 exception waits for the next waiting x87 or MMX instruction (SDM Vol. 1, 8.6).</summary>
     private bool X87ExceptionPending() => (FpuStatusWord & 0x80) != 0 || (FpuStatusWord & ~FpuControlWord & 0x3F) != 0;
 
-    private ExecutionStatus RunOnHost(ref Instruction ins, in SimdTraits traits, bool fullState)
+    private ExecutionStatus RunOnHost(ref Instruction ins, SimdTraits traits, bool fullState)
     {
         byte* ctx = SimdContext;
         Instruction host = ins;

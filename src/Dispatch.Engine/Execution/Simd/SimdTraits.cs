@@ -6,7 +6,6 @@ namespace Dispatch.Execution.Simd;
 /// <summary>How the interpreter treats an instruction form of the x87, MMX and SSE families.</summary>
 internal enum SimdKind : byte
 {
-    Unknown,
     /// <summary>Not implemented (or not available on this host): #UD.</summary>
     Unsupported,
     /// <summary>SSE to SSE4.2: #UD if CR0.EM or !CR4.OSFXSR, #NM if CR0.TS.</summary>
@@ -25,8 +24,9 @@ internal enum SimdKind : byte
     Special,
 }
 
-/// <summary>Per-<see cref="Code"/> facts, computed once from the first instance seen.</summary>
-internal readonly struct SimdTraits
+/// <summary>Per-<see cref="Code"/> facts, computed once from the first instance seen. A class, so that a vCPU thread
+/// reading the shared table while another publishes an entry sees either nothing or a whole entry, never a torn one.</summary>
+internal sealed class SimdTraits
 {
     public readonly SimdKind Kind;
     /// <summary>Operand access, the same for the register and the memory form of a <see cref="Code"/>.</summary>
@@ -46,16 +46,12 @@ internal readonly struct SimdTraits
 
     public OpAccess Access(int operand) => operand switch { 0 => Op0, 1 => Op1, 2 => Op2, _ => Op3 };
 
-    private static readonly SimdTraits[] s_table = new SimdTraits[Enum.GetValues<Code>().Length];
-    private static readonly Lock s_lock = new();
+    private static readonly SimdTraits?[] s_table = new SimdTraits?[Enum.GetValues<Code>().Length];
 
-    public static ref readonly SimdTraits For(in Instruction ins)
+    public static SimdTraits For(in Instruction ins)
     {
-        ref readonly var t = ref s_table[(int)ins.Code];
-        if (t.Kind != SimdKind.Unknown) return ref t;
-        var computed = Compute(in ins);
-        lock (s_lock) s_table[(int)ins.Code] = computed;
-        return ref s_table[(int)ins.Code];
+        // Two threads may compute the same entry; both results are equal, and either may win.
+        return Volatile.Read(ref s_table[(int)ins.Code]) ?? (s_table[(int)ins.Code] = Compute(in ins));
     }
 
     /// <summary>The instruction-set extensions the interpreter implements on this host (what CPUID reports).</summary>
