@@ -104,6 +104,25 @@ public sealed class XsaveArchitectureTests
     }
 
     [Fact]
+    public void Cr4Osxsave_IsAllowedByMovToCr4AndByTheVmxFixedBits_ExactlyWhenXsaveIsReported()
+    {
+        bool reported = (CpuidModel.Default.Query(1).Ecx & (1u << 26)) != 0;
+        var (vcpu, h, vm) = Run(a =>
+        {
+            EnableXsave(a, xcr0: 1);
+            a.mov(rax, cr4);
+            a.mov(r8, rax);
+        });
+        using (vm)
+        {
+            Assert.Equal(reported, (vm.Capabilities.Cr4Fixed1 & Osxsave) != 0);
+            Assert.Equal(reported, (vcpu.Registers.R8 & Osxsave) != 0);
+            if (reported) AssertHalted(h);
+            else Assert.Equal(13, h.ExceptionVector);
+        }
+    }
+
+    [Fact]
     public void Cpuid_OsxsaveFollowsTheGuestsCr4()
     {
         var (vcpu, h, vm) = Run(a =>
