@@ -30,8 +30,8 @@ public sealed class RunLoopSmokeTests
             Assert.Equal(assembled.GetLabelRIP(cpuidLabel), handler.Exits[0].Rip);
             Assert.Equal(handler.Exits[0].Rip + 2, handler.Exits[1].Rip);
             Assert.Equal(1, handler.Exits[1].InstructionLength);
-            // CPUID leaf 0 answered from the model: max leaf 7 in EAX.
-            Assert.Equal(7UL, vcpu.Registers.Rax);
+            // CPUID leaf 0 answered from the model: max leaf 0DH (processor extended state) in EAX.
+            Assert.Equal(0xDUL, vcpu.Registers.Rax);
 
         }
     }

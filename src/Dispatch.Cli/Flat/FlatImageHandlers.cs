@@ -32,8 +32,18 @@ public sealed partial class FlatImageHandlers(SerialPort serial)
     }
 
     [ExitHandler(ExitReason.Cpuid)]
-    private static void Cpuid(ref GuestRegisters registers) =>
-        CpuidModel.Default.Query((uint)registers.Rax, (uint)registers.Rcx).WriteTo(ref registers);
+    private static void Cpuid(ref ExitContext context) => CpuidModel.Default.Query(context.VCpu).WriteTo(ref context.Registers);
+
+    /// <summary>XSETBV always exits: apply the new XCR0 or raise the #GP(0) the instruction would.</summary>
+    [ExitHandler(ExitReason.Xsetbv)]
+    private static ExitAction Xsetbv(ref ExitContext context)
+    {
+        ref var r = ref context.Registers;
+        ulong value = ((r.Rdx & 0xFFFF_FFFF) << 32) | (r.Rax & 0xFFFF_FFFF);
+        return context.VCpu.TrySetXcr((uint)r.Rcx, value)
+            ? ExitAction.Advance
+            : ExitAction.InjectException(ExceptionVector.GeneralProtection, 0);
+    }
 
     [ExitHandler(ExitReason.Hlt)]
     private static ExitAction Halt() => ExitAction.Stop;

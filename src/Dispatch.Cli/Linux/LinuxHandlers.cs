@@ -13,8 +13,7 @@ public sealed partial class LinuxHandlers(LinuxProcess process)
     private ExitAction SystemCall(ref ExitContext context) => process.SystemCall(ref context);
 
     [ExitHandler(ExitReason.Cpuid)]
-    private static void Cpuid(ref GuestRegisters registers) =>
-        CpuidModel.Default.Query((uint)registers.Rax, (uint)registers.Rcx).WriteTo(ref registers);
+    private static void Cpuid(ref ExitContext context) => CpuidModel.Default.Query(context.VCpu).WriteTo(ref context.Registers);
 
     [ExitHandler(ExitReason.ExceptionOrNmi)]
     private ExitAction Exception(ref ExitContext context, InterruptionInfo info) => process.Exception(ref context, info);

@@ -52,7 +52,7 @@ internal sealed partial class Processor
                 return ExecutionStatus.FellThrough;
             case 4:
                 if (((value ^ Controls.Cr4ReadShadow) & Controls.Cr4GuestHostMask) != 0) return InstructionExit(ExitReason.CrAccess, q);
-                if ((value & ~Cr4Supported) != 0 || (value & Cr4PAE) == 0) RaiseException(ExceptionVector.GeneralProtection, 0);
+                if ((value & ~WritableCr4Bits) != 0 || (value & Cr4PAE) == 0) RaiseException(ExceptionVector.GeneralProtection, 0);
                 value = (value & ~Controls.Cr4GuestHostMask) | (Cr4 & Controls.Cr4GuestHostMask);
                 FlushTlb();
                 Cr4 = value;

@@ -8,7 +8,7 @@ namespace Dispatch.Execution;
 
 /// <summary>
 /// The instructions done in software because they move the interpreter's own state or have implicit memory operands:
-/// LDMXCSR, STMXCSR, FXSAVE, FXRSTOR (SDM Vol. 2A), MASKMOVDQU and FWAIT.
+/// LDMXCSR, STMXCSR, FXSAVE, FXRSTOR (SDM Vol. 2A), MASKMOVDQU, FWAIT, and the XSAVE family (Processor.Xsave.cs).
 /// </summary>
 internal sealed partial class Processor
 {
@@ -56,12 +56,12 @@ internal sealed partial class Processor
                 ReadFxsaveImage(image);
                 if ((Cr4 & Cr4OSFXSR) == 0) Xmm = savedXmm;
                 else Mxcsr = mxcsr;
-                FpuOpcode = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(image[6..]);
-                bool wide = ins.Mnemonic == Mnemonic.Fxrstor64;
-                FpuInstructionPointer = wide ? System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(image[8..]) : System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(image[8..]);
-                FpuDataPointer = wide ? System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(image[16..]) : System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(image[16..]);
+                ReadX87Pointers(image, wide: ins.Mnemonic == Mnemonic.Fxrstor64);
                 return ExecutionStatus.Continue;
             }
+            case Mnemonic.Xsave: case Mnemonic.Xsave64: case Mnemonic.Xsaveopt: case Mnemonic.Xsaveopt64:
+            case Mnemonic.Xsavec: case Mnemonic.Xsavec64: case Mnemonic.Xrstor: case Mnemonic.Xrstor64:
+                return XsaveInstruction(ref ins);
             case Mnemonic.Maskmovdqu:
             {
                 CheckSimdAvailable(Simd.SimdKind.Sse, usesMm: false);

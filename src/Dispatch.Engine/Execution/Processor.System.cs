@@ -84,14 +84,12 @@ internal sealed partial class Processor
                 RequireCpl0();
                 return Controls.Has(SecondaryProcessorControls.WbinvdExiting) ? InstructionExit(ExitReason.Wbinvd) : ExecutionStatus.Continue;
             case Mnemonic.Xsetbv:
+                // #UD and the CPL check rank above the exit (26.1.1); the value checks are the VMM's (VCpu.TrySetXcr).
                 if ((Cr4 & Cr4OSXSAVE) == 0) break;
+                RequireCpl0();
                 return InstructionExit(ExitReason.Xsetbv);
             case Mnemonic.Xgetbv:
-                if ((Cr4 & Cr4OSXSAVE) == 0) break;
-                if ((uint)Gpr.Rcx != 0) RaiseException(ExceptionVector.GeneralProtection, 0);
-                Gpr.Rax = (uint)Xcr0;
-                Gpr.Rdx = Xcr0 >> 32;
-                return ExecutionStatus.Continue;
+                return ReadExtendedControlRegister(ref ins);
             case Mnemonic.Pause:
                 return Controls.Has(PrimaryProcessorControls.PauseExiting) ? InstructionExit(ExitReason.Pause) : ExecutionStatus.Continue;
             case Mnemonic.Monitor:

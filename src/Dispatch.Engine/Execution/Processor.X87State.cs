@@ -56,6 +56,30 @@ internal sealed partial class Processor
     /// <summary>Loads the x87 and XMM state from an FXSAVE image (MXCSR and the pointers are the caller's business).</summary>
     internal void ReadFxsaveImage(ReadOnlySpan<byte> image)
     {
+        ReadX87Image(image);
+        ReadXmmImage(image);
+    }
+
+    /// <summary>Loads XMM0-XMM15 from bytes 415:160 of an FXSAVE image (also the SSE component of an XSAVE area).</summary>
+    internal void ReadXmmImage(ReadOnlySpan<byte> image)
+    {
+        for (int i = 0; i < 16; i++) Xmm[i] = Unsafe.ReadUnaligned<System.Runtime.Intrinsics.Vector128<byte>>(ref Unsafe.AsRef(in image[160 + 16 * i]));
+    }
+
+    /// <summary>
+    /// Loads FOP, FIP and FDP from an FXSAVE image as FXRSTOR does: 64-bit pointers when <paramref name="wide"/> (REX.W),
+    /// else the 32-bit offsets.
+    /// </summary>
+    internal void ReadX87Pointers(ReadOnlySpan<byte> image, bool wide)
+    {
+        FpuOpcode = BinaryPrimitives.ReadUInt16LittleEndian(image[6..]);
+        FpuInstructionPointer = wide ? BinaryPrimitives.ReadUInt64LittleEndian(image[8..]) : BinaryPrimitives.ReadUInt32LittleEndian(image[8..]);
+        FpuDataPointer = wide ? BinaryPrimitives.ReadUInt64LittleEndian(image[16..]) : BinaryPrimitives.ReadUInt32LittleEndian(image[16..]);
+    }
+
+    /// <summary>Loads the control, status and tag words and ST0-ST7 from an FXSAVE image (not the pointers, not MXCSR).</summary>
+    internal void ReadX87Image(ReadOnlySpan<byte> image)
+    {
         FpuControlWord = BinaryPrimitives.ReadUInt16LittleEndian(image);
         FpuStatusWord = BinaryPrimitives.ReadUInt16LittleEndian(image[2..]);
         int top = FpuTop;
@@ -73,7 +97,6 @@ internal sealed partial class Processor
             tags |= (ushort)(tag << (2 * i));
         }
         FpuTagWord = tags;
-        for (int i = 0; i < 16; i++) Xmm[i] = Unsafe.ReadUnaligned<System.Runtime.Intrinsics.Vector128<byte>>(ref Unsafe.AsRef(in image[160 + 16 * i]));
     }
 
     /// <summary>The two-bit tag of a non-empty register from its contents (SDM Vol. 1, Table 10-2 notes): 0 valid, 1 zero, 2 special.</summary>
@@ -94,6 +117,24 @@ internal sealed partial class Processor
         FpuOpcode = 0;
         FpuInstructionPointer = 0;
         FpuDataPointer = 0;
+    }
+
+    /// <summary>The x87 state component's initial configuration (SDM Vol. 1, 13.6): FNINIT's state with ST0-ST7 zero.</summary>
+    internal void InitializeX87State()
+    {
+        ResetFpu();
+        for (int i = 0; i < 8; i++) FpuRegisters[i] = default;
+    }
+
+    /// <summary>Whether the x87 state is in its initial configuration (<see cref="InitializeX87State"/>'s result).</summary>
+    internal bool X87StateIsInitial()
+    {
+        if (FpuControlWord != 0x37F || FpuStatusWord != 0 || FpuTagWord != 0xFFFF || FpuOpcode != 0
+            || FpuInstructionPointer != 0 || FpuDataPointer != 0)
+            return false;
+        for (int i = 0; i < 8; i++)
+            if (FpuRegisters[i].Significand != 0 || FpuRegisters[i].SignExponent != 0) return false;
+        return true;
     }
 
     [InlineArray(8)]

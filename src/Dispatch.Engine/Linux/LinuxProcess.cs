@@ -210,6 +210,22 @@ public sealed class LinuxProcess : IDisposable
         VCpu.Vmcs.Write(VmcsField.GuestRflags, 0x202);
         VCpu.WriteMsr(Msr.Ia32Lstar, SyscallStubAddress);
         VCpu.WriteMsr(Msr.Ia32Fmask, 0x4_7700); // TF, DF, IF, IOPL, NT, AC cleared on entry, as Linux does
+        EnableXsave();
+    }
+
+    /// <summary>
+    /// What Linux does at boot on a processor that reports XSAVE: sets CR4.OSXSAVE (so CPUID reports OSXSAVE and the
+    /// C library may use XGETBV) and enables every user state component CPUID.(EAX=0DH,ECX=0) reports in XCR0.
+    /// </summary>
+    private void EnableXsave()
+    {
+        var model = CpuidModel.Default;
+        if ((model.Query(1).Ecx & (1u << 26)) == 0) return;
+        VCpu.Vmcs.Write(VmcsField.GuestCr4, VCpu.Vmcs.Read(VmcsField.GuestCr4) | ControlRegisters.Cr4OSXSAVE);
+        VCpu.Vmcs.Write(VmcsField.Cr4ReadShadow, VCpu.Vmcs.Read(VmcsField.Cr4ReadShadow) | ControlRegisters.Cr4OSXSAVE);
+        var components = model.Query(0xD, 0);
+        if (!VCpu.TrySetXcr0(components.Eax | ((ulong)components.Edx << 32)))
+            throw new InvalidOperationException("CPUID leaf 0DH reports an XCR0 value XSETBV would refuse.");
     }
 
     /// <summary>

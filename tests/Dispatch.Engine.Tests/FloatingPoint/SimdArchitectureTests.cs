@@ -29,8 +29,9 @@ public sealed class SimdArchitectureTests
         var leaf1 = CpuidModel.Default.Query(1);
         // FPU, TSC, MSR, CX8, CMOV, PAT, MMX, FXSR, SSE, SSE2.
         uint edx = 1u | (1u << 4) | (1u << 5) | (1u << 8) | (1u << 15) | (1u << 16) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26);
-        // SSE3, SSSE3, CX16, SSE4.1, SSE4.2, MOVBE, POPCNT, hypervisor; no PCLMULQDQ, MONITOR, FMA, AES, XSAVE/OSXSAVE, AVX.
-        uint ecx = 1u | (1u << 9) | (1u << 13) | (1u << 19) | (1u << 20) | (1u << 22) | (1u << 23) | (1u << 31);
+        // SSE3, SSSE3, CX16, SSE4.1, SSE4.2, MOVBE, POPCNT, XSAVE, hypervisor; no PCLMULQDQ, MONITOR, FMA, AES, AVX, and no
+        // OSXSAVE at reset (CR4.OSXSAVE = 0).
+        uint ecx = 1u | (1u << 9) | (1u << 13) | (1u << 19) | (1u << 20) | (1u << 22) | (1u << 23) | (1u << 26) | (1u << 31);
         Assert.Equal(edx, leaf1.Edx);
         Assert.Equal(ecx, leaf1.Ecx);
         var leaf7 = CpuidModel.Default.Query(7);

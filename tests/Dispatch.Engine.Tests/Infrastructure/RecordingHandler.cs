@@ -24,7 +24,7 @@ internal sealed class RecordingHandler : IExitHandler
         if (OnExit is not null) return OnExit(exit);
         if (StopOn.Contains(exit.Reason.Basic)) return ExitAction.Stop;
         if (exit.Reason.Basic == ExitReason.Cpuid)
-            CpuidModel.Default.Query((uint)context.Registers.Rax, (uint)context.Registers.Rcx).WriteTo(ref context.Registers);
+            CpuidModel.Default.Query(context.VCpu).WriteTo(ref context.Registers);
         return ExitAction.Complete;
     }
 }

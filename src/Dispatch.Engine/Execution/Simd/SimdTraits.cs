@@ -20,7 +20,7 @@ internal enum SimdKind : byte
     X87Control,
     /// <summary>Non-waiting x87 control instructions (FNINIT, FNCLEX, FNSTCW, FNSTSW, FNSTENV, FNSAVE): never #MF.</summary>
     X87NoWait,
-    /// <summary>Handled in software: LDMXCSR, STMXCSR, FXSAVE, FXRSTOR, MASKMOVDQU, FWAIT.</summary>
+    /// <summary>Handled in software: LDMXCSR, STMXCSR, FXSAVE, FXRSTOR, MASKMOVDQU, FWAIT, XSAVE/XSAVEOPT/XSAVEC/XRSTOR.</summary>
     Special,
 }
 
@@ -59,6 +59,8 @@ internal sealed class SimdTraits
     {
         CpuidFeature.FPU or CpuidFeature.FPU387 or CpuidFeature.MMX or CpuidFeature.SSE or CpuidFeature.SSE2 or CpuidFeature.FXSR => true,
         CpuidFeature.CMOV or CpuidFeature.X64 => true,
+        // The XSAVE feature set for the x87 and SSE components, done in software (Processor.Xsave.cs).
+        CpuidFeature.XSAVE or CpuidFeature.XSAVEOPT or CpuidFeature.XSAVEC => true,
         CpuidFeature.SSE3 => Sse3.IsSupported,
         CpuidFeature.SSSE3 => Ssse3.IsSupported,
         CpuidFeature.SSE4_1 => Sse41.IsSupported,
@@ -106,7 +108,12 @@ internal sealed class SimdTraits
         {
             case Mnemonic.Ldmxcsr: case Mnemonic.Stmxcsr: case Mnemonic.Fxsave: case Mnemonic.Fxsave64:
             case Mnemonic.Fxrstor: case Mnemonic.Fxrstor64: case Mnemonic.Maskmovdqu: case Mnemonic.Wait:
+            case Mnemonic.Xsave: case Mnemonic.Xsave64: case Mnemonic.Xsaveopt: case Mnemonic.Xsaveopt64:
+            case Mnemonic.Xsavec: case Mnemonic.Xsavec64: case Mnemonic.Xrstor: case Mnemonic.Xrstor64:
                 return SimdKind.Special;
+            // XSAVES/XRSTORS need IA32_XSS and supervisor state components, which the engine does not model.
+            case Mnemonic.Xsaves: case Mnemonic.Xsaves64: case Mnemonic.Xrstors: case Mnemonic.Xrstors64:
+                return SimdKind.Unsupported;
             // Implicit memory operands, or outside the implemented sets.
             case Mnemonic.Maskmovq: case Mnemonic.Monitor: case Mnemonic.Mwait:
             // Obsolete 8087/287 encodings: treated as the NOPs modern processors execute them as would need no stub,
