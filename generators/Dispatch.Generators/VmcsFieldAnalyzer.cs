@@ -23,7 +23,9 @@ public sealed class VmcsFieldAnalyzer : DiagnosticAnalyzer
 
     public override void Initialize(AnalysisContext context)
     {
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
+        // Analyze: once the generator has added a view's implementation part, the compiler counts the property as
+        // generated code too; the attribute only ever sits on the user's declaration.
+        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.Analyze | GeneratedCodeAnalysisFlags.ReportDiagnostics);
         context.EnableConcurrentExecution();
         context.RegisterCompilationStartAction(start =>
         {
@@ -52,6 +54,9 @@ public sealed class VmcsFieldAnalyzer : DiagnosticAnalyzer
     private static void AnalyzeAccessor(SymbolAnalysisContext context)
     {
         var property = (IPropertySymbol)context.Symbol;
+        // A view's two parts are two symbols; the generated implementation part is skipped so each problem shows once.
+        if (VmcsParser.IsImplementationPart(property, context.CancellationToken))
+            return;
         foreach (AttributeData attribute in property.GetAttributes())
         {
             if (!KnownNames.IsAttribute(attribute, KnownNames.VmcsFieldAccessorAttribute))

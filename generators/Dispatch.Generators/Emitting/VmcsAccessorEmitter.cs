@@ -21,12 +21,15 @@ internal static class VmcsAccessorEmitter
             first = false;
             writer.WriteLine(EmitterText.GeneratedCode);
             writer.OpenBlock($"{accessor.Modifiers}partial {accessor.PropertyType} {accessor.Name}");
-            writer.WriteLine(Inline);
-            writer.WriteLine($"{accessor.GetterModifiers}get => {accessor.Getter};");
+            if (accessor.Getter is not null)
+            {
+                writer.WriteLine(Inline);
+                writer.WriteLine($"{accessor.GetterModifiers}get => {accessor.Getter};");
+            }
             if (accessor.Setter is not null)
             {
                 writer.WriteLine(Inline);
-                writer.WriteLine($"{accessor.SetterModifiers}set => {accessor.Setter};");
+                writer.WriteLine($"{accessor.SetterModifiers}{accessor.SetterKeyword} => {accessor.Setter};");
             }
             writer.CloseBlock();
         }

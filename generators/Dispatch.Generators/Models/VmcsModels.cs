@@ -11,7 +11,7 @@ internal sealed record VmcsStorageModel(
 
 /// <summary>
 /// One user-declared typed view of a VMCS field, as text ready to emit. <see cref="Getter"/> and <see cref="Setter"/> are
-/// the accessor bodies (expressions); a declaration with an error gets bodies that throw, so the partial property still
+/// the accessor bodies (expressions), <see cref="SetterKeyword"/> is <c>set</c> or <c>init</c> as declared; a declaration with an error gets bodies that throw, so the partial property still
 /// has its implementation and only the DSP diagnostic shows.
 /// </summary>
 internal sealed record VmcsAccessorModel(
@@ -19,8 +19,9 @@ internal sealed record VmcsAccessorModel(
     string Modifiers,
     string PropertyType,
     string Name,
-    string GetterModifiers,
-    string Getter,
+    string? GetterModifiers,
+    string? Getter,
+    string? SetterKeyword,
     string? SetterModifiers,
     string? Setter);
 

@@ -90,7 +90,8 @@ internal static class VmcsParser
     /// </summary>
     public static VmcsAccessorModel? ParseAccessor(IPropertySymbol property, AttributeData attribute, List<Diagnostic>? diagnostics, CancellationToken ct)
     {
-        Location location = HandlerParser.LocationOf(property);
+        PropertyDeclarationSyntax? declaration = FindDeclaration(property, ct);
+        Location location = declaration?.Identifier.GetLocation() ?? HandlerParser.LocationOf(property);
         string name = property.Name;
         bool implementable = true;
         void CannotImplement(string reason)
@@ -99,9 +100,6 @@ internal static class VmcsParser
             diagnostics?.Add(Diagnostic.Create(DiagnosticDescriptors.VmcsAccessorNotImplementable, location, name, reason));
         }
 
-        PropertyDeclarationSyntax? declaration = property.DeclaringSyntaxReferences
-            .Select(r => r.GetSyntax(ct)).OfType<PropertyDeclarationSyntax>()
-            .FirstOrDefault(IsBodilessPartialDeclaration);
         if (declaration is null)
         {
             CannotImplement("it must be a partial property declaration with get (and optionally set) accessors and no bodies");
@@ -129,10 +127,8 @@ internal static class VmcsParser
         AccessorDeclarationSyntax? setter = declaration.AccessorList.Accessors.FirstOrDefault(a => a.IsKind(SyntaxKind.SetAccessorDeclaration));
         AccessorDeclarationSyntax? init = declaration.AccessorList.Accessors.FirstOrDefault(a => a.IsKind(SyntaxKind.InitAccessorDeclaration));
         if (getter is null || init is not null)
-        {
             CannotImplement("a view has a get accessor and optionally a set accessor (not init)");
-            return null;
-        }
+        AccessorDeclarationSyntax? writer = setter ?? init;
 
         string? vmcs = FindVmcsMember(type, out string? memberProblem);
         if (vmcs is null)
@@ -140,7 +136,7 @@ internal static class VmcsParser
 
         string? getBody = null;
         string? setBody = null;
-        if (implementable && Field(attribute, diagnostics, location) is { } field)
+        if (implementable && getter is not null && Field(attribute, diagnostics, location) is { } field)
         {
             uint encoding = field.Encoding;
             string expected = VmcsEncodingRules.CSharpType(encoding);
@@ -167,10 +163,11 @@ internal static class VmcsParser
             Modifiers(declaration.Modifiers),
             property.Type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat),
             name,
-            Modifiers(getter.Modifiers),
-            getBody ?? Throw,
-            setter is null ? null : Modifiers(setter.Modifiers),
-            setter is null ? null : setBody ?? Throw);
+            getter is null ? null : Modifiers(getter.Modifiers),
+            getter is null ? null : getBody ?? Throw,
+            writer?.Keyword.Text,
+            writer is null ? null : Modifiers(writer.Modifiers),
+            writer is null ? null : setBody ?? Throw);
     }
 
     private static bool AllPartialAndNonGeneric(INamedTypeSymbol type, CancellationToken ct)
@@ -182,6 +179,30 @@ internal static class VmcsParser
         }
         return true;
     }
+
+    /// <summary>
+    /// The user's bodiless partial declaration of the property. Once the generated implementation part exists, the compiler
+    /// may hand out the implementation's symbol, whose syntax is the generated part, so the containing type's declarations
+    /// are searched as well (Roslyn 4.8 has no API from one part to the other).
+    /// </summary>
+    private static PropertyDeclarationSyntax? FindDeclaration(IPropertySymbol property, CancellationToken ct)
+    {
+        PropertyDeclarationSyntax? own = property.DeclaringSyntaxReferences
+            .Select(r => r.GetSyntax(ct)).OfType<PropertyDeclarationSyntax>()
+            .FirstOrDefault(IsBodilessPartialDeclaration);
+        if (own is not null)
+            return own;
+        return property.ContainingType.DeclaringSyntaxReferences
+            .Select(r => r.GetSyntax(ct)).OfType<TypeDeclarationSyntax>()
+            .SelectMany(t => t.Members.OfType<PropertyDeclarationSyntax>())
+            .FirstOrDefault(p => p.Identifier.ValueText == property.Name && IsBodilessPartialDeclaration(p));
+    }
+
+    /// <summary>Whether the symbol is the implementation part of a partial property (its syntax is partial, with bodies).</summary>
+    public static bool IsImplementationPart(IPropertySymbol property, CancellationToken ct) =>
+        property.DeclaringSyntaxReferences.Length > 0
+        && property.DeclaringSyntaxReferences.All(r => r.GetSyntax(ct) is PropertyDeclarationSyntax p
+            && p.Modifiers.Any(SyntaxKind.PartialKeyword) && !IsBodilessPartialDeclaration(p));
 
     private static bool IsBodilessPartialDeclaration(PropertyDeclarationSyntax declaration) =>
         declaration.Modifiers.Any(SyntaxKind.PartialKeyword)
