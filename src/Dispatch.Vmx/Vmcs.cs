@@ -1,7 +1,7 @@
 namespace Dispatch.Vmx;
 
 /// <summary>
-/// The storage of one virtual-machine control structure: one 64-bit slot per field of <see cref="VmcsField"/>.
+/// The storage of one virtual-machine control structure: one 64-bit slot per full field of <see cref="VmcsField"/>.
 /// <para>
 /// The source generator derives the storage from the field table (<see cref="VmcsStorageAttribute"/>): a typed property
 /// per field (<c>vmcs.GuestRip</c>, <c>vmcs.GuestCsSelector</c>, ...), the encoding-to-slot map and the members below.

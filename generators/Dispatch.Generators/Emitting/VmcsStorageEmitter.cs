@@ -13,7 +13,7 @@ namespace Dispatch.Generators.Emitting;
 /// <para>
 /// The map is a static byte table indexed by (width, type, low encoding bits), not a <c>switch</c> over encodings: the
 /// encodings are sparse (16 groups of a few dozen), so a switch compiles to a binary search over clusters followed by a
-/// jump table, and measured 7-14x slower than the table for mixed encodings (benchmarks/README.md).
+/// jump table, and measured several times slower than the table for mixed encodings (figures in the generator's README).
 /// </para>
 /// </summary>
 internal static class VmcsStorageEmitter
