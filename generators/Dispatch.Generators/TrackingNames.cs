@@ -9,4 +9,7 @@ internal static class TrackingNames
     public const string ValidDefaultHandlers = nameof(ValidDefaultHandlers);
     public const string AllHandlers = nameof(AllHandlers);
     public const string Dispatchers = nameof(Dispatchers);
+    public const string VmcsStorage = nameof(VmcsStorage);
+    public const string VmcsAccessors = nameof(VmcsAccessors);
+    public const string VmcsAccessorTypes = nameof(VmcsAccessorTypes);
 }

@@ -113,7 +113,7 @@ public class SnapshotTests
             AssertSnapshot($"{scenario}.{generated.HintName}", generated.SourceText.ToString());
     }
 
-    private static void AssertSnapshot(string fileName, string actual)
+    internal static void AssertSnapshot(string fileName, string actual)
     {
         // The project directory comes from the build, not [CallerFilePath]: deterministic CI builds map source paths to /_/.
         string projectDirectory = typeof(SnapshotTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()

@@ -107,4 +107,38 @@ internal static class DiagnosticDescriptors
         "Type '{0}' declares Dispatch(ExitContext) itself; remove it or move the [ExitHandler] methods to another type",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true,
         description: "The generator implements IExitHandler.Dispatch for a type with exit handlers; a hand-written one would clash with it.");
+
+    public static readonly DiagnosticDescriptor VmcsAccessorTypeMismatch = new(
+        "DSP0017",
+        "VMCS field view has the wrong type",
+        "Property '{0}' is declared as '{1}', but VmcsField.{2} (0x{3}) is a {4} field; declare it as '{5}'",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        description: "A typed view of a VMCS field has the field's width: ushort for 16-bit fields, uint for 32-bit fields and high-access encodings, ulong for 64-bit and natural-width fields.");
+
+    public static readonly DiagnosticDescriptor VmcsAccessorSetterOnReadOnlyField = new(
+        "DSP0018",
+        "VMCS field view writes a read-only field",
+        "Property '{0}' has a setter, but VmcsField.{1} is a VM-exit information field, which VMWRITE cannot write; remove the setter",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        description: "VM-exit information fields (encoding bits 11:10 = 1) are recorded by the processor on a VM exit and are read-only to the VMM.");
+
+    public static readonly DiagnosticDescriptor VmcsAccessorUndefinedField = new(
+        "DSP0019",
+        "Undefined VMCS field",
+        "0x{0} is not a defined VmcsField encoding",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor VmcsAccessorNotImplementable = new(
+        "DSP0020",
+        "VMCS field view cannot be implemented",
+        "Property '{0}' cannot be implemented as a view of a VMCS field: {1}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        description: "A [VmcsFieldAccessor] property is a partial, non-static property declaration with get (and optionally set) accessors and no bodies, in a non-generic partial type (and partial containing types) holding exactly one instance field or property of type Vmcs.");
+
+    public static readonly DiagnosticDescriptor InvalidVmcsFieldTable = new(
+        "DSP0021",
+        "Invalid VMCS field table",
+        "'{0}' cannot be VMCS storage: {1}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true,
+        description: "The [VmcsStorage] class is a non-generic partial class and its field table a uint enum of valid component encodings: no reserved bits, a high access only for a 64-bit field that is in the table, each encoding once.");
 }

@@ -336,7 +336,7 @@ internal static class HandlerParser
         return prefix + parameter.Type.ToDisplayString();
     }
 
-    private static bool IsPartial(INamedTypeSymbol type, CancellationToken ct)
+    public static bool IsPartial(INamedTypeSymbol type, CancellationToken ct)
     {
         foreach (SyntaxReference reference in type.DeclaringSyntaxReferences)
         {

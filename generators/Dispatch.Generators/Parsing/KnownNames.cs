@@ -11,6 +11,10 @@ internal static class KnownNames
     public const string ExitHandlerAttribute = "Dispatch.ExitHandlerAttribute";
     public const string DefaultExitHandlerAttribute = "Dispatch.DefaultExitHandlerAttribute";
 
+    public const string VmcsStorageAttribute = "Dispatch.Vmx.VmcsStorageAttribute";
+    public const string VmcsFieldAccessorAttribute = "Dispatch.Vmx.VmcsFieldAccessorAttribute";
+    public const string VmcsTypeName = "Vmcs";
+
     public const string DispatchNamespace = "Dispatch";
     public const string VmxNamespace = "Dispatch.Vmx";
 

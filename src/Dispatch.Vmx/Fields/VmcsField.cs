@@ -112,6 +112,9 @@ public enum VmcsField : uint
     Ia32SpecCtrlMaskHigh = 0x204B,
     Ia32SpecCtrlShadow = 0x204C,
     Ia32SpecCtrlShadowHigh = 0x204D,
+    /// <summary>FRED: event data delivered with an event injected by VM entry.</summary>
+    InjectedEventData = 0x2052,
+    InjectedEventDataHigh = 0x2053,
 
     // 64-bit read-only data field (B.2.2)
     GuestPhysicalAddress = 0x2400,
@@ -144,6 +147,23 @@ public enum VmcsField : uint
     GuestIa32LbrCtlHigh = 0x2817,
     GuestIa32Pkrs = 0x2818,
     GuestIa32PkrsHigh = 0x2819,
+    // FRED state (IA32_FRED_CONFIG, IA32_FRED_RSP1-3, IA32_FRED_STKLVLS, IA32_FRED_SSP1-3); RSP0 and SSP0 have no field.
+    GuestIa32FredConfig = 0x281A,
+    GuestIa32FredConfigHigh = 0x281B,
+    GuestIa32FredRsp1 = 0x281C,
+    GuestIa32FredRsp1High = 0x281D,
+    GuestIa32FredRsp2 = 0x281E,
+    GuestIa32FredRsp2High = 0x281F,
+    GuestIa32FredRsp3 = 0x2820,
+    GuestIa32FredRsp3High = 0x2821,
+    GuestIa32FredStklvls = 0x2822,
+    GuestIa32FredStklvlsHigh = 0x2823,
+    GuestIa32FredSsp1 = 0x2824,
+    GuestIa32FredSsp1High = 0x2825,
+    GuestIa32FredSsp2 = 0x2826,
+    GuestIa32FredSsp2High = 0x2827,
+    GuestIa32FredSsp3 = 0x2828,
+    GuestIa32FredSsp3High = 0x2829,
 
     // 64-bit host-state fields (B.2.4)
     HostIa32Pat = 0x2C00,
@@ -154,6 +174,23 @@ public enum VmcsField : uint
     HostIa32PerfGlobalCtrlHigh = 0x2C05,
     HostIa32Pkrs = 0x2C06,
     HostIa32PkrsHigh = 0x2C07,
+    // FRED state, loaded on VM exit when the secondary VM-exit control "load IA32_FRED" is 1.
+    HostIa32FredConfig = 0x2C08,
+    HostIa32FredConfigHigh = 0x2C09,
+    HostIa32FredRsp1 = 0x2C0A,
+    HostIa32FredRsp1High = 0x2C0B,
+    HostIa32FredRsp2 = 0x2C0C,
+    HostIa32FredRsp2High = 0x2C0D,
+    HostIa32FredRsp3 = 0x2C0E,
+    HostIa32FredRsp3High = 0x2C0F,
+    HostIa32FredStklvls = 0x2C10,
+    HostIa32FredStklvlsHigh = 0x2C11,
+    HostIa32FredSsp1 = 0x2C12,
+    HostIa32FredSsp1High = 0x2C13,
+    HostIa32FredSsp2 = 0x2C14,
+    HostIa32FredSsp2High = 0x2C15,
+    HostIa32FredSsp3 = 0x2C16,
+    HostIa32FredSsp3High = 0x2C17,
 
     // 32-bit control fields (B.3.1)
     PinBasedVmExecutionControls = 0x4000,

@@ -49,6 +49,19 @@ internal static class TestCompilation
         return [.. generatorDiagnostics, .. output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning), .. analyzer];
     }
 
+    /// <summary>
+    /// Runs the VMCS field generator and analyzer: the compiler's errors and warnings on the result plus the analyzer's
+    /// diagnostics.
+    /// </summary>
+    public static async Task<ImmutableArray<Diagnostic>> GenerateAndAnalyzeVmcs(params string[] sources)
+    {
+        (Compilation output, ImmutableArray<Diagnostic> generatorDiagnostics, _) = Generate(Create(sources), new VmcsFieldGenerator());
+        ImmutableArray<Diagnostic> analyzer = await output
+            .WithAnalyzers([new VmcsFieldAnalyzer()])
+            .GetAnalyzerDiagnosticsAsync();
+        return [.. generatorDiagnostics, .. output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning), .. analyzer];
+    }
+
     public static string GeneratedText(GeneratorRunResult result, string hintName) =>
         result.GeneratedSources.Single(s => s.HintName == hintName).SourceText.ToString();
 }
