@@ -179,6 +179,109 @@ internal sealed unsafe partial class Processor
                 case FastKind.Lea:
                     gpr[op.Dst] = FastAddress(ref op) & op.Mask;
                     break;
+                case FastKind.AluRR: gpr[op.Dst] = AluWithFlags(op.Alu, gpr[op.Dst] & op.Mask, gpr[op.Src] & op.Mask, ref op); break;
+                case FastKind.AluRI: gpr[op.Dst] = AluWithFlags(op.Alu, gpr[op.Dst] & op.Mask, op.Immediate, ref op); break;
+                case FastKind.AluLoad:
+                {
+                    ulong address = FastAddress(ref op);
+                    if (!IsCanonical(address)) goto default;
+                    _currentInstructionIp = op.Ip;
+                    ulong b = ReadMemory(address, op.Size);
+                    ulong r = AluWithFlags(op.Alu, gpr[op.Dst] & op.Mask, b, ref op);
+                    if (op.Alu is not (AluOperation.Cmp or AluOperation.Test)) gpr[op.Dst] = r;
+                    break;
+                }
+                case FastKind.AluMem:
+                {
+                    ulong address = FastAddress(ref op);
+                    if (!IsCanonical(address)) goto default;
+                    _currentInstructionIp = op.Ip;
+                    ulong a = ReadMemory(address, op.Size);
+                    ulong b = op.Src == MicroOp.NoRegister ? op.Immediate : gpr[op.Src] & op.Mask;
+                    if (op.Alu is AluOperation.Cmp or AluOperation.Test)
+                    {
+                        AluWithFlags(op.Alu, a, b, ref op);
+                        break;
+                    }
+                    // The store may fault: flags change only once it has been done.
+                    bool carry = op.Alu is AluOperation.Adc or AluOperation.Sbb && GetCF();
+                    ulong r = AluValue(op.Alu, a, b, carry) & op.Mask;
+                    WriteMemory(address, op.Size, r);
+                    SetAluFlags(op.Alu, a, b, r, carry, ref op);
+                    if (!block.Valid)
+                    {
+                        Rip = op.NextIp;
+                        status = ExecutionStatus.FellThrough;
+                        return i + 1;
+                    }
+                    break;
+                }
+                case FastKind.Not: gpr[op.Dst] = ~gpr[op.Dst] & op.Mask; break;
+                case FastKind.Neg: { ulong a = gpr[op.Dst] & op.Mask, r = (0 - a) & op.Mask; gpr[op.Dst] = r; SetLazyFast(LazyFlagOp.Sub, 0, a, r, ref op); break; }
+                case FastKind.ShlI: ShiftLeft(ref gpr[op.Dst], (int)op.Immediate, ref op); break;
+                case FastKind.ShrI: ShiftRight(ref gpr[op.Dst], (int)op.Immediate, ref op); break;
+                case FastKind.SarI: ShiftArithmetic(ref gpr[op.Dst], (int)op.Immediate, ref op); break;
+                case FastKind.RolI: RotateLeft(ref gpr[op.Dst], (int)op.Immediate, ref op); break;
+                case FastKind.RorI: RotateRight(ref gpr[op.Dst], (int)op.Immediate, ref op); break;
+                case FastKind.ShlCl:
+                case FastKind.ShrCl:
+                case FastKind.SarCl:
+                case FastKind.RolCl:
+                case FastKind.RorCl:
+                {
+                    int count = (int)gpr.Rcx & (op.Size == 8 ? 63 : 31);
+                    ref ulong target = ref gpr[op.Dst];
+                    // A zero count changes no flags; the 32-bit destination is still written (upper half cleared).
+                    if (count == 0) { target &= op.Mask; break; }
+                    switch (op.Kind)
+                    {
+                        case FastKind.ShlCl: ShiftLeft(ref target, count, ref op); break;
+                        case FastKind.ShrCl: ShiftRight(ref target, count, ref op); break;
+                        case FastKind.SarCl: ShiftArithmetic(ref target, count, ref op); break;
+                        case FastKind.RolCl: RotateLeft(ref target, count, ref op); break;
+                        default: RotateRight(ref target, count, ref op); break;
+                    }
+                    break;
+                }
+                case FastKind.Movzx: gpr[op.Dst] = (gpr[op.Src] << op.ExtendShift) >> op.ExtendShift; break;
+                case FastKind.Movsx: gpr[op.Dst] = (ulong)((long)(gpr[op.Src] << op.ExtendShift) >> op.ExtendShift) & op.Mask; break;
+                case FastKind.MovzxLoad:
+                case FastKind.MovsxLoad:
+                {
+                    ulong address = FastAddress(ref op);
+                    if (!IsCanonical(address)) goto default;
+                    _currentInstructionIp = op.Ip;
+                    ulong v = ReadMemory(address, op.SourceSize);
+                    gpr[op.Dst] = op.Kind == FastKind.MovzxLoad ? v : (ulong)((long)(v << op.ExtendShift) >> op.ExtendShift) & op.Mask;
+                    break;
+                }
+                case FastKind.Imul: gpr[op.Dst] = MultiplyTruncated(gpr[op.Dst], gpr[op.Src], op.Size); break;
+                case FastKind.ImulI: gpr[op.Dst] = MultiplyTruncated(gpr[op.Src], op.Immediate, op.Size); break;
+                case FastKind.Setcc: gpr[op.Dst] = (gpr[op.Dst] & ~0xFFUL) | (Condition(op.Condition) ? 1UL : 0); break;
+                case FastKind.Cmov:
+                {
+                    ref ulong target = ref gpr[op.Dst];
+                    // A 32-bit destination is zero-extended whether or not the condition holds.
+                    target = (Condition(op.Condition) ? gpr[op.Src] : target) & op.Mask;
+                    break;
+                }
+                case FastKind.CmovLoad:
+                {
+                    ulong address = FastAddress(ref op);
+                    if (!IsCanonical(address)) goto default;
+                    _currentInstructionIp = op.Ip;
+                    // The source is read (and may fault) whatever the condition.
+                    ulong v = ReadMemory(address, op.Size);
+                    ref ulong target = ref gpr[op.Dst];
+                    target = (Condition(op.Condition) ? v : target) & op.Mask;
+                    break;
+                }
+                case FastKind.Bswap:
+                {
+                    ref ulong target = ref gpr[op.Dst];
+                    target = op.Size == 8 ? BinaryReverse(target) : BinaryReverse((uint)target);
+                    break;
+                }
                 case FastKind.Jcc:
                     i++;
                     if (Condition(op.Condition))
