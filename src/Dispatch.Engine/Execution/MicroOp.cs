@@ -38,6 +38,12 @@ internal enum FastKind : byte
     Cmov, CmovLoad,
     Bswap,
 
+    // The flags these would write are overwritten later in the block before anything can read them
+    // (Processor.FlagLiveness.cs): only the value is computed.
+    AddPure, SubPure, AndPure, OrPure, XorPure,
+    AddIPure, SubIPure, AndIPure, OrIPure, XorIPure,
+    IncPure, DecPure,
+    ShlIPure, ShrIPure, SarIPure, RolIPure, RorIPure,
 }
 
 /// <summary>The ALU operation of the <c>Alu*</c> kinds.</summary>

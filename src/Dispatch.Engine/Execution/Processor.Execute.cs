@@ -70,7 +70,8 @@ internal sealed unsafe partial class Processor
             if (CancelRequested) return StopReason.Cancelled;
             if (_codePagesWritten) PurgeWrittenCodePages();
             DecodedBlock block = previous is null ? FindResumeBlock() : FindBlock(previous, previousTaken);
-            MicroOp[] ops = block.Ops;
+            // A block cut short by the budget stops where later instructions may not have overwritten the flags yet.
+            MicroOp[] ops = budget < block.Ops.Length ? block.ExactOps : block.Ops;
             int limit = budget < ops.Length ? (int)budget : ops.Length;
             int executed = RunBlock(block, ops, limit, out ExecutionStatus status);
             budget -= executed;
@@ -216,6 +217,28 @@ internal sealed unsafe partial class Processor
                     }
                     break;
                 }
+                case FastKind.AddPure: gpr[op.Dst] = (gpr[op.Dst] + gpr[op.Src]) & op.Mask; break;
+                case FastKind.SubPure: gpr[op.Dst] = (gpr[op.Dst] - gpr[op.Src]) & op.Mask; break;
+                case FastKind.AndPure: gpr[op.Dst] = gpr[op.Dst] & gpr[op.Src] & op.Mask; break;
+                case FastKind.OrPure: gpr[op.Dst] = (gpr[op.Dst] | gpr[op.Src]) & op.Mask; break;
+                case FastKind.XorPure: gpr[op.Dst] = (gpr[op.Dst] ^ gpr[op.Src]) & op.Mask; break;
+                case FastKind.AddIPure: gpr[op.Dst] = (gpr[op.Dst] + op.Immediate) & op.Mask; break;
+                case FastKind.SubIPure: gpr[op.Dst] = (gpr[op.Dst] - op.Immediate) & op.Mask; break;
+                case FastKind.AndIPure: gpr[op.Dst] = gpr[op.Dst] & op.Immediate; break;
+                case FastKind.OrIPure: gpr[op.Dst] = (gpr[op.Dst] | op.Immediate) & op.Mask; break;
+                case FastKind.XorIPure: gpr[op.Dst] = (gpr[op.Dst] ^ op.Immediate) & op.Mask; break;
+                case FastKind.IncPure: gpr[op.Dst] = (gpr[op.Dst] + 1) & op.Mask; break;
+                case FastKind.DecPure: gpr[op.Dst] = (gpr[op.Dst] - 1) & op.Mask; break;
+                case FastKind.ShlIPure: gpr[op.Dst] = (gpr[op.Dst] << (int)op.Immediate) & op.Mask; break;
+                case FastKind.ShrIPure: gpr[op.Dst] = (gpr[op.Dst] & op.Mask) >> (int)op.Immediate; break;
+                case FastKind.SarIPure:
+                {
+                    int unused = 64 - op.Size * 8;
+                    gpr[op.Dst] = (ulong)(((long)(gpr[op.Dst] << unused) >> unused) >> (int)op.Immediate) & op.Mask;
+                    break;
+                }
+                case FastKind.RolIPure: gpr[op.Dst] = RotateLeftValue(gpr[op.Dst], (int)op.Immediate, ref op); break;
+                case FastKind.RorIPure: gpr[op.Dst] = RotateRightValue(gpr[op.Dst], (int)op.Immediate, ref op); break;
                 case FastKind.Not: gpr[op.Dst] = ~gpr[op.Dst] & op.Mask; break;
                 case FastKind.Neg: { ulong a = gpr[op.Dst] & op.Mask, r = (0 - a) & op.Mask; gpr[op.Dst] = r; SetLazyFast(LazyFlagOp.Sub, 0, a, r, ref op); break; }
                 case FastKind.ShlI: ShiftLeft(ref gpr[op.Dst], (int)op.Immediate, ref op); break;
@@ -452,9 +475,9 @@ internal sealed unsafe partial class Processor
             if ((ip & ~0xFFFUL) != (rip & ~0xFFFUL)) break;
         }
         var array = instructions.ToArray();
-        var ops = new MicroOp[array.Length];
-        for (int i = 0; i < array.Length; i++) ops[i] = Compile(in array[i]);
-        return new DecodedBlock(rip, physicalPage, array, ops);
+        var exact = new MicroOp[array.Length];
+        for (int i = 0; i < array.Length; i++) exact[i] = Compile(in array[i]);
+        return new DecodedBlock(rip, physicalPage, array, ElideDeadFlags(exact), exact);
     }
 
     private static bool EndsBlock(in Instruction ins) =>
