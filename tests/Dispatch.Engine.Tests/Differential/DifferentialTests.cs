@@ -74,6 +74,14 @@ public sealed class SequenceDifferentialTests
     public void MatchesHost(string form) => DifferentialAssert.Matches(form);
 }
 
+public sealed class LockedDifferentialTests
+{
+    public static TheoryData<string> Forms => InstructionForms.Category("locked");
+
+    [Theory, MemberData(nameof(Forms))]
+    public void MatchesHost(string form) => DifferentialAssert.Matches(form);
+}
+
 internal static class DifferentialAssert
 {
     public static void Matches(string name)

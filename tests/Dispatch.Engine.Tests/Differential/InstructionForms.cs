@@ -265,6 +265,33 @@ internal static class InstructionForms
         Add("memory", "Movsx_r64_rm8(sil)", Instruction.Create(Code.Movsx_r64_rm8, Register.RBX, Register.SIL));
         Add("memory", "Movzx_r32_rm8(r10l)", Instruction.Create(Code.Movzx_r32_rm8, Register.EBX, Register.R10L));
 
+        // ---- LOCK-prefixed read-modify-writes: host atomics when aligned, the global lock when split ----
+        static Instruction Locked(Instruction ins)
+        {
+            ins.HasLockPrefix = true;
+            return ins;
+        }
+        var unaligned = new MemoryOperand(Register.R15, MemoryOffset + 3);
+        Add("locked", "Lock_Add_m32_r32", Locked(Instruction.Create(Code.Add_rm32_r32, Mem, Register.ESI)), memory: true);
+        Add("locked", "Lock_Sub_m64_r64", Locked(Instruction.Create(Code.Sub_rm64_r64, Mem, Register.RSI)), memory: true);
+        Add("locked", "Lock_Or_m64_imm8", Locked(Instruction.Create(Code.Or_rm64_imm8, Mem, -0x10)), ImmediateCases, memory: true);
+        Add("locked", "Lock_And_m32_r32", Locked(Instruction.Create(Code.And_rm32_r32, Mem, Register.ESI)), memory: true);
+        Add("locked", "Lock_Xor_m8_r8", Locked(Instruction.Create(Code.Xor_rm8_r8, Mem, Register.SIL)), memory: true);
+        Add("locked", "Lock_Adc_m32_imm8", Locked(Instruction.Create(Code.Adc_rm32_imm8, Mem, 0x7F)), ImmediateCases, memory: true);
+        Add("locked", "Lock_Sbb_m16_r16", Locked(Instruction.Create(Code.Sbb_rm16_r16, Mem, Register.SI)), memory: true);
+        Add("locked", "Lock_Inc_m16", Locked(Instruction.Create(Code.Inc_rm16, Mem)), memory: true);
+        Add("locked", "Lock_Dec_m8", Locked(Instruction.Create(Code.Dec_rm8, Mem)), memory: true);
+        Add("locked", "Lock_Neg_m64", Locked(Instruction.Create(Code.Neg_rm64, Mem)), memory: true);
+        Add("locked", "Lock_Not_m32", Locked(Instruction.Create(Code.Not_rm32, Mem)), memory: true);
+        Add("locked", "Lock_Xadd_m64_r64", Locked(Instruction.Create(Code.Xadd_rm64_r64, Mem, Register.RSI)), memory: true);
+        Add("locked", "Lock_Xadd_m16_r16", Locked(Instruction.Create(Code.Xadd_rm16_r16, Mem, Register.SI)), memory: true);
+        Add("locked", "Lock_Cmpxchg_m32_r32", Locked(Instruction.Create(Code.Cmpxchg_rm32_r32, Mem, Register.ESI)), memory: true, fix: SometimesEqual(0, MemorySlot));
+        Add("locked", "Lock_Cmpxchg_m8_r8", Locked(Instruction.Create(Code.Cmpxchg_rm8_r8, Mem, Register.SIL)), memory: true, fix: SometimesEqual(0, MemorySlot));
+        Add("locked", "Xchg_m64_r64", Instruction.Create(Code.Xchg_rm64_r64, Mem, Register.RSI), memory: true);
+        Add("locked", "Xchg_m8_r8", Instruction.Create(Code.Xchg_rm8_r8, Mem, Register.SIL), memory: true);
+        Add("locked", "Lock_Add_m32_r32(unaligned)", Locked(Instruction.Create(Code.Add_rm32_r32, unaligned, Register.ESI)), memory: true);
+        Add("locked", "Lock_Cmpxchg_m64_r64(unaligned)", Locked(Instruction.Create(Code.Cmpxchg_rm64_r64, unaligned, Register.RSI)), memory: true);
+
         // ---- Sequences: flags that a later instruction of the same block overwrites, reads or leaves alone ----
         Add("sequence", "xorshift-then-add", Instruction.Create(Code.Add_rm64_r64, Register.RSI, Register.RDX), before:
         [
