@@ -114,10 +114,12 @@ internal sealed unsafe partial class Processor
     private int RunBlock(DecodedBlock block, MicroOp[] ops, int limit, out ExecutionStatus status)
     {
         ref GuestRegisters gpr = ref Gpr;
+        // Indexing a span of exactly the ops to run lets the JIT drop the bounds check on every instruction.
+        Span<MicroOp> run = ops.AsSpan(0, limit);
         int i = 0;
-        while (i < limit)
+        while ((uint)i < (uint)run.Length)
         {
-            ref MicroOp op = ref ops[i];
+            ref MicroOp op = ref run[i];
             switch (op.Kind)
             {
                 case FastKind.Nop:
