@@ -27,6 +27,9 @@ internal sealed unsafe partial class Processor
     /// <summary>Set by an instruction that paused part-way (a long REP string) to end the current slice early.</summary>
     internal bool YieldRequested;
 
+    // Register numbers for the block loop, which reaches registers through the (force-inlined) indexer only.
+    private const int RcxIndex = 1, RspIndex = 4;
+
     private ulong _currentInstructionIp;
     private int _currentInstructionLength;
 
@@ -113,7 +116,8 @@ internal sealed unsafe partial class Processor
     /// </summary>
     private int RunBlock(DecodedBlock block, MicroOp[] ops, int limit, out ExecutionStatus status)
     {
-        ref GuestRegisters gpr = ref Gpr;
+        // A span over the registers: indexing it needs no call, whatever the JIT's inlining budget for this large method.
+        Span<ulong> gpr = Gpr.AsSpan();
         // Indexing a span of exactly the ops to run lets the JIT drop the bounds check on every instruction.
         Span<MicroOp> run = ops.AsSpan(0, limit);
         int i = 0;
@@ -132,7 +136,7 @@ internal sealed unsafe partial class Processor
                     break;
                 case FastKind.Load:
                 {
-                    ulong address = FastAddress(ref op);
+                    ulong address = FastAddress(gpr, ref op);
                     if (!IsCanonical(address)) goto default;
                     _currentInstructionIp = op.Ip;
                     gpr[op.Dst] = ReadMemory(address, op.Size);
@@ -141,7 +145,7 @@ internal sealed unsafe partial class Processor
                 case FastKind.Store:
                 case FastKind.StoreImm:
                 {
-                    ulong address = FastAddress(ref op);
+                    ulong address = FastAddress(gpr, ref op);
                     if (!IsCanonical(address)) goto default;
                     _currentInstructionIp = op.Ip;
                     WriteMemory(address, op.Size, op.Kind == FastKind.Store ? gpr[op.Src] : op.Immediate);
@@ -180,13 +184,13 @@ internal sealed unsafe partial class Processor
                     break;
                 }
                 case FastKind.Lea:
-                    gpr[op.Dst] = FastAddress(ref op) & op.Mask;
+                    gpr[op.Dst] = FastAddress(gpr, ref op) & op.Mask;
                     break;
                 case FastKind.AluRR: gpr[op.Dst] = AluWithFlags(op.Alu, gpr[op.Dst] & op.Mask, gpr[op.Src] & op.Mask, ref op); break;
                 case FastKind.AluRI: gpr[op.Dst] = AluWithFlags(op.Alu, gpr[op.Dst] & op.Mask, op.Immediate, ref op); break;
                 case FastKind.AluLoad:
                 {
-                    ulong address = FastAddress(ref op);
+                    ulong address = FastAddress(gpr, ref op);
                     if (!IsCanonical(address)) goto default;
                     _currentInstructionIp = op.Ip;
                     ulong b = ReadMemory(address, op.Size);
@@ -196,7 +200,7 @@ internal sealed unsafe partial class Processor
                 }
                 case FastKind.AluMem:
                 {
-                    ulong address = FastAddress(ref op);
+                    ulong address = FastAddress(gpr, ref op);
                     if (!IsCanonical(address)) goto default;
                     _currentInstructionIp = op.Ip;
                     ulong a = ReadMemory(address, op.Size);
@@ -254,7 +258,7 @@ internal sealed unsafe partial class Processor
                 case FastKind.RolCl:
                 case FastKind.RorCl:
                 {
-                    int count = (int)gpr.Rcx & (op.Size == 8 ? 63 : 31);
+                    int count = (int)gpr[RcxIndex] & (op.Size == 8 ? 63 : 31);
                     ref ulong target = ref gpr[op.Dst];
                     // A zero count changes no flags; the 32-bit destination is still written (upper half cleared).
                     if (count == 0) { target &= op.Mask; break; }
@@ -273,7 +277,7 @@ internal sealed unsafe partial class Processor
                 case FastKind.MovzxLoad:
                 case FastKind.MovsxLoad:
                 {
-                    ulong address = FastAddress(ref op);
+                    ulong address = FastAddress(gpr, ref op);
                     if (!IsCanonical(address)) goto default;
                     _currentInstructionIp = op.Ip;
                     ulong v = ReadMemory(address, op.SourceSize);
@@ -282,23 +286,23 @@ internal sealed unsafe partial class Processor
                 }
                 case FastKind.Imul: gpr[op.Dst] = MultiplyTruncated(gpr[op.Dst], gpr[op.Src], op.Size); break;
                 case FastKind.ImulI: gpr[op.Dst] = MultiplyTruncated(gpr[op.Src], op.Immediate, op.Size); break;
-                case FastKind.Setcc: gpr[op.Dst] = (gpr[op.Dst] & ~0xFFUL) | (Condition(op.Condition) ? 1UL : 0); break;
+                case FastKind.Setcc: gpr[op.Dst] = (gpr[op.Dst] & ~0xFFUL) | (ConditionOutOfLine(op.Condition) ? 1UL : 0); break;
                 case FastKind.Cmov:
                 {
                     ref ulong target = ref gpr[op.Dst];
                     // A 32-bit destination is zero-extended whether or not the condition holds.
-                    target = (Condition(op.Condition) ? gpr[op.Src] : target) & op.Mask;
+                    target = (ConditionOutOfLine(op.Condition) ? gpr[op.Src] : target) & op.Mask;
                     break;
                 }
                 case FastKind.CmovLoad:
                 {
-                    ulong address = FastAddress(ref op);
+                    ulong address = FastAddress(gpr, ref op);
                     if (!IsCanonical(address)) goto default;
                     _currentInstructionIp = op.Ip;
                     // The source is read (and may fault) whatever the condition.
                     ulong v = ReadMemory(address, op.Size);
                     ref ulong target = ref gpr[op.Dst];
-                    target = (Condition(op.Condition) ? v : target) & op.Mask;
+                    target = (ConditionOutOfLine(op.Condition) ? v : target) & op.Mask;
                     break;
                 }
                 case FastKind.Bswap:
@@ -339,9 +343,9 @@ internal sealed unsafe partial class Processor
                 {
                     _currentInstructionIp = op.Ip;
                     ulong value = gpr[op.Src];
-                    ulong rsp = gpr.Rsp - 8;
+                    ulong rsp = gpr[RspIndex] - 8;
                     WriteMemory(rsp, 8, value);
-                    gpr.Rsp = rsp;
+                    gpr[RspIndex] = rsp;
                     if (!block.Valid)
                     {
                         Rip = op.NextIp;
@@ -353,8 +357,8 @@ internal sealed unsafe partial class Processor
                 case FastKind.Pop:
                 {
                     _currentInstructionIp = op.Ip;
-                    ulong value = ReadMemory(gpr.Rsp, 8);
-                    gpr.Rsp += 8;
+                    ulong value = ReadMemory(gpr[RspIndex], 8);
+                    gpr[RspIndex] += 8;
                     gpr[op.Dst] = value;
                     break;
                 }

@@ -9,7 +9,8 @@ namespace Dispatch.Execution;
 internal sealed partial class Processor
 {
     /// <summary>Computes <c>a op b</c> masked to the operand size and records its flags.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    // Out of line: ADC, SBB and ALU with memory are the rarer kinds; the block loop's inlining budget goes to the others.
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private ulong AluWithFlags(AluOperation alu, ulong a, ulong b, ref MicroOp op)
     {
         bool carry = alu is AluOperation.Adc or AluOperation.Sbb && GetCF();
@@ -69,8 +70,11 @@ internal sealed partial class Processor
         SetLazyFast(LazyFlagOp.Sar, a, (ulong)count, r, ref op);
     }
 
-    /// <summary>ROL by a masked, non-zero count below the width: only CF and OF change, so the others are materialised.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    /// <summary>
+    /// ROL by a masked, non-zero count below the width: only CF and OF change, so the others are materialised (out of
+    /// line: with the flags live this is slow anyway; dead-flag elimination turns most rotates into RolIPure).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private void RotateLeft(ref ulong target, int count, ref MicroOp op)
     {
         ulong r = RotateLeftValue(target, count, ref op);
@@ -79,7 +83,7 @@ internal sealed partial class Processor
         target = r;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private void RotateRight(ref ulong target, int count, ref MicroOp op)
     {
         ulong r = RotateRightValue(target, count, ref op);

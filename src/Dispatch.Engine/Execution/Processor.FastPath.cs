@@ -238,13 +238,20 @@ internal sealed partial class Processor
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ulong FastAddress(ref MicroOp op)
+    private static ulong FastAddress(Span<ulong> gpr, ref MicroOp op)
     {
         ulong address = op.Displacement;
-        if (op.Base != MicroOp.NoRegister) address += Gpr[op.Base];
-        if (op.Index != MicroOp.NoRegister) address += Gpr[op.Index] << op.Scale;
+        if (op.Base != MicroOp.NoRegister) address += gpr[op.Base];
+        if (op.Index != MicroOp.NoRegister) address += gpr[op.Index] << op.Scale;
         return address;
     }
+
+    /// <summary>
+    /// <see cref="Condition"/> as a call, for the rarer SETcc and CMOVcc in the block loop: the jump keeps the inlined
+    /// copy, and the JIT's inlining budget for the loop goes to the hot kinds.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool ConditionOutOfLine(ConditionCode cc) => Condition(cc);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void SetLazyFast(LazyFlagOp kind, ulong a, ulong b, ulong result, ref MicroOp op)
