@@ -76,9 +76,10 @@ internal sealed unsafe partial class Processor
             // A block cut short by the budget stops where later instructions may not have overwritten the flags yet.
             MicroOp[] ops = budget < block.Ops.Length ? block.ExactOps : block.Ops;
             int limit = budget < ops.Length ? (int)budget : ops.Length;
-            int executed = RunBlock(block, ops, limit, out ExecutionStatus status);
-            budget -= executed;
-            InstructionsRetired += executed;
+            // RunBlock may go on into the blocks that follow: block and ops are then the last one it ran.
+            int executed = RunBlock(ref block, ref ops, limit, budget, out int chained, out ExecutionStatus status);
+            budget -= chained + executed;
+            InstructionsRetired += chained + executed;
             if (status == ExecutionStatus.Exit)
             {
                 Rip = _currentInstructionIp;
@@ -113,14 +114,20 @@ internal sealed unsafe partial class Processor
     /// inline from their <see cref="MicroOp"/>; the rest go through <see cref="ExecuteInstruction"/>. RIP is kept
     /// up to date only where something can observe it: before general handlers, memory accesses (a fault restarts at
     /// the instruction) and at the end of the block.
+    /// <para>A block ending in a fast jump, call or return goes straight on into the block chained after it when that
+    /// block is still valid and mapped, fits in the budget whole, and nothing asks the loop to stop: then
+    /// <paramref name="block"/> and <paramref name="ops"/> become the next block's, <paramref name="chained"/> counts
+    /// the instructions retired in the blocks left behind, and the return value counts those of the last block.</para>
     /// </summary>
-    private int RunBlock(DecodedBlock block, MicroOp[] ops, int limit, out ExecutionStatus status)
+    private int RunBlock(ref DecodedBlock block, ref MicroOp[] ops, int limit, long budget, out int chained, out ExecutionStatus status)
     {
         // A span over the registers: indexing it needs no call, whatever the JIT's inlining budget for this large method.
         Span<ulong> gpr = Gpr.AsSpan();
+        chained = 0;
         // Indexing a span of exactly the ops to run lets the JIT drop the bounds check on every instruction.
         Span<MicroOp> run = ops.AsSpan(0, limit);
         int i = 0;
+    NextInstruction:
         while ((uint)i < (uint)run.Length)
         {
             ref MicroOp op = ref run[i];
@@ -323,22 +330,25 @@ internal sealed unsafe partial class Processor
                         Rip = op.NextIp;
                         status = ExecutionStatus.FellThrough;
                     }
-                    return i;
+                    goto BlockEnded;
                 case FastKind.Jmp:
                     Rip = op.Immediate;
                     status = ExecutionStatus.Branched;
-                    return i + 1;
+                    i++;
+                    goto BlockEnded;
                 case FastKind.Call:
                     _currentInstructionIp = op.Ip;
                     Push(op.NextIp);
                     Rip = op.Immediate;
                     status = ExecutionStatus.Branched;
-                    return i + 1;
+                    i++;
+                    goto BlockEnded;
                 case FastKind.Ret:
                     _currentInstructionIp = op.Ip;
                     Rip = Pop();
                     status = ExecutionStatus.Branched;
-                    return i + 1;
+                    i++;
+                    goto BlockEnded;
                 case FastKind.Push:
                 {
                     _currentInstructionIp = op.Ip;
@@ -386,6 +396,19 @@ internal sealed unsafe partial class Processor
         Rip = ops[i - 1].NextIp;
         status = ExecutionStatus.Continue;
         return i;
+
+    BlockEnded:
+        // The branch was the block's last instruction (control transfers end blocks), so the whole block retired.
+        DecodedBlock? next = status == ExecutionStatus.Branched ? block.NextTaken : block.NextFallthrough;
+        if (next is null || next.LinearStart != Rip || !next.Valid || CancelRequested || _codePagesWritten || YieldRequested
+            || budget - chained - i < next.Ops.Length || !FetchMappingMatches(next))
+            return i;
+        chained += i;
+        block = next;
+        ops = next.Ops;
+        run = ops;
+        i = 0;
+        goto NextInstruction;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
