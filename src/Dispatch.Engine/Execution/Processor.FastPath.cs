@@ -4,9 +4,11 @@ using Iced.Intel;
 namespace Dispatch.Execution;
 
 /// <summary>
-/// Decode-time classification of instructions into <see cref="MicroOp"/>s, and their execution. Only forms whose
-/// semantics are simple and whose operands are 32/64-bit registers, immediates or plain 64-bit-addressed memory get a
-/// fast kind; everything else (and every corner: non-canonical addresses, LOCK prefixes) takes the general handler.
+/// Decode-time classification of instructions into <see cref="MicroOp"/>s, and their execution. Forms whose register
+/// operands are 32/64-bit (or low byte/word registers where a kind says so), with immediates or plain 64-bit-addressed
+/// memory (no FS/GS override), get a fast kind; everything else (and every corner: non-canonical addresses, LOCK
+/// prefixes, high byte registers, shifts by an immediate 0) takes the general handler. Memory accesses of fast kinds
+/// go through the same TLB, page walk, EPT and MMIO path as the general handlers.
 /// </summary>
 internal sealed partial class Processor
 {
