@@ -12,8 +12,20 @@ public struct GuestRegisters
     private GprArray _gpr;
 
     /// <summary>Register by encoding number (0 = RAX ... 15 = R15).</summary>
+    /// <remarks>
+    /// Forced inline: the interpreter's block loop is one large method, and once the JIT's inlining budget for it is
+    /// spent, an ordinary accessor stays a call on every register access.
+    /// </remarks>
     [System.Diagnostics.CodeAnalysis.UnscopedRef]
-    public ref ulong this[int index] => ref _gpr[index & 15];
+    public ref ulong this[int index]
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => ref _gpr[index & 15];
+    }
+
+    /// <summary>All sixteen registers by encoding number, for loops that index them many times.</summary>
+    [System.Diagnostics.CodeAnalysis.UnscopedRef]
+    internal Span<ulong> AsSpan() => _gpr;
 
     public ulong Rax { readonly get => _gpr[0]; set => _gpr[0] = value; }
     public ulong Rcx { readonly get => _gpr[1]; set => _gpr[1] = value; }

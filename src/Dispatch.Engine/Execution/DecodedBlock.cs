@@ -10,8 +10,9 @@ internal sealed class DecodedBlock
 {
     public const int MaxInstructions = 64;
 
-    public DecodedBlock(ulong linearStart, ulong physicalPage, Instruction[] instructions, MicroOp[] ops)
+    public DecodedBlock(ulong linearStart, ulong physicalPage, Instruction[] instructions, MicroOp[] ops, MicroOp[] exactOps)
     {
+        ExactOps = exactOps;
         LinearStart = linearStart;
         PhysicalPage = physicalPage;
         Instructions = instructions;
@@ -27,6 +28,12 @@ internal sealed class DecodedBlock
 
     /// <summary>Each instruction pre-digested at decode time (handler kind, registers, operand size), in step with <see cref="Instructions"/>.</summary>
     public MicroOp[] Ops { get; }
+
+    /// <summary>
+    /// <see cref="Ops"/> before dead flags were dropped: every instruction records its flags. Run when the block may
+    /// stop before its end for a reason the block cannot see (the instruction budget), so the flags are exact there.
+    /// </summary>
+    public MicroOp[] ExactOps { get; }
 
     /// <summary>Cleared when the page is written; checked after every instruction so self-modifying code is seen.</summary>
     public volatile bool Valid = true;

@@ -17,4 +17,10 @@ internal enum LazyFlagOp : byte
     Inc,
     /// <summary>DEC: CF is not written, so it stays in the flags word.</summary>
     Dec,
+    /// <summary>SHL/SAL by a non-zero count (in the second operand): CF is the last bit shifted out, OF = MSB(result) XOR CF, AF = 0.</summary>
+    Shl,
+    /// <summary>SHR by a non-zero count: CF is the last bit shifted out, OF = MSB(original), AF = 0.</summary>
+    Shr,
+    /// <summary>SAR by a non-zero count: CF is the last bit shifted out, OF = 0, AF = 0.</summary>
+    Sar,
 }

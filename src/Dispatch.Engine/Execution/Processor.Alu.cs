@@ -87,32 +87,34 @@ internal sealed partial class Processor
         ulong mask = SizeMask(size), sign = 1UL << (bits - 1);
         if (m is Mnemonic.Rcl or Mnemonic.Rcr) count %= bits + 1;
         if (count == 0) return ZeroCountShift(in ins, size, memory, a);
-        ulong flags = MaterializeFlags();
-        bool cf = (flags & Dispatch.Rflags.CF) != 0, of;
+        Register destination = ins.Op0Register;
         ulong r;
         switch (m)
         {
             case Mnemonic.Shl:
             case Mnemonic.Sal:
-                r = count >= 64 ? 0 : (a << count) & mask;
-                cf = count <= bits && ((a >> (bits - count)) & 1) != 0;
-                of = ((r & sign) != 0) ^ cf;
-                SetShiftFlags(r, size, cf, of, flags);
-                break;
+                r = (a << count) & mask;
+                Store(r);
+                SetLazy(LazyFlagOp.Shl, a, (ulong)count, r, size);
+                return ExecutionStatus.Continue;
             case Mnemonic.Shr:
-                r = count >= 64 ? 0 : a >> count;
-                cf = ((a >> (count - 1)) & 1) != 0;
-                of = (a & sign) != 0;
-                SetShiftFlags(r, size, cf, of, flags);
-                break;
+                r = a >> count;
+                Store(r);
+                SetLazy(LazyFlagOp.Shr, a, (ulong)count, r, size);
+                return ExecutionStatus.Continue;
             case Mnemonic.Sar:
             {
                 long s = (long)(a << (64 - bits)) >> (64 - bits);
-                r = (ulong)(s >> Math.Min(count, 63)) & mask;
-                cf = ((s >> Math.Min(count - 1, 63)) & 1) != 0;
-                SetShiftFlags(r, size, cf, false, flags);
-                break;
+                r = (ulong)(s >> count) & mask;
+                Store(r);
+                SetLazy(LazyFlagOp.Sar, a, (ulong)count, r, size);
+                return ExecutionStatus.Continue;
             }
+        }
+        ulong flags = MaterializeFlags();
+        bool cf = (flags & Dispatch.Rflags.CF) != 0, of;
+        switch (m)
+        {
             case Mnemonic.Rol:
             {
                 int c = count % bits;
@@ -158,9 +160,15 @@ internal sealed partial class Processor
                 break;
             }
         }
-        if (memory) WriteMemory(address, size, r);
-        else WriteRegister(ins.Op0Register, r);
+        Store(r);
         return ExecutionStatus.Continue;
+
+        // The result is stored before the flags change: a faulting store leaves them as they were.
+        void Store(ulong value)
+        {
+            if (memory) WriteMemory(address, size, value);
+            else WriteRegister(destination, value);
+        }
     }
 
     /// <summary>

@@ -18,6 +18,8 @@ internal sealed partial class Processor
         // take it into an invalid instruction (#UD).
         if (ins.HasLockPrefix || (ins.Mnemonic == Mnemonic.Xchg && (ins.Op0Kind == OpKind.Memory || ins.Op1Kind == OpKind.Memory)))
         {
+            // Aligned operands in RAM use host atomics (Processor.Atomics.cs); the rest serialise on one lock.
+            if (TryExecuteAtomic(ref ins, size)) return ExecutionStatus.Continue;
             lock (s_lockedOperations) return ExecuteUnlocked(ref ins, size);
         }
         return ExecuteUnlocked(ref ins, size);

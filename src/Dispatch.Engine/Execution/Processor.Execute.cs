@@ -27,6 +27,9 @@ internal sealed unsafe partial class Processor
     /// <summary>Set by an instruction that paused part-way (a long REP string) to end the current slice early.</summary>
     internal bool YieldRequested;
 
+    // Register numbers for the block loop, which reaches registers through the (force-inlined) indexer only.
+    private const int RcxIndex = 1, RspIndex = 4;
+
     private ulong _currentInstructionIp;
     private int _currentInstructionLength;
 
@@ -70,11 +73,13 @@ internal sealed unsafe partial class Processor
             if (CancelRequested) return StopReason.Cancelled;
             if (_codePagesWritten) PurgeWrittenCodePages();
             DecodedBlock block = previous is null ? FindResumeBlock() : FindBlock(previous, previousTaken);
-            MicroOp[] ops = block.Ops;
+            // A block cut short by the budget stops where later instructions may not have overwritten the flags yet.
+            MicroOp[] ops = budget < block.Ops.Length ? block.ExactOps : block.Ops;
             int limit = budget < ops.Length ? (int)budget : ops.Length;
-            int executed = RunBlock(block, ops, limit, out ExecutionStatus status);
-            budget -= executed;
-            InstructionsRetired += executed;
+            // RunBlock may go on into the blocks that follow: block and ops are then the last one it ran.
+            int executed = RunBlock(ref block, ref ops, limit, budget, out int chained, out ExecutionStatus status);
+            budget -= chained + executed;
+            InstructionsRetired += chained + executed;
             if (status == ExecutionStatus.Exit)
             {
                 Rip = _currentInstructionIp;
@@ -109,14 +114,23 @@ internal sealed unsafe partial class Processor
     /// inline from their <see cref="MicroOp"/>; the rest go through <see cref="ExecuteInstruction"/>. RIP is kept
     /// up to date only where something can observe it: before general handlers, memory accesses (a fault restarts at
     /// the instruction) and at the end of the block.
+    /// <para>A block ending in a fast jump, call or return goes straight on into the block chained after it when that
+    /// block is still valid and mapped, fits in the budget whole, and nothing asks the loop to stop: then
+    /// <paramref name="block"/> and <paramref name="ops"/> become the next block's, <paramref name="chained"/> counts
+    /// the instructions retired in the blocks left behind, and the return value counts those of the last block.</para>
     /// </summary>
-    private int RunBlock(DecodedBlock block, MicroOp[] ops, int limit, out ExecutionStatus status)
+    private int RunBlock(ref DecodedBlock block, ref MicroOp[] ops, int limit, long budget, out int chained, out ExecutionStatus status)
     {
-        ref GuestRegisters gpr = ref Gpr;
+        // A span over the registers: indexing it needs no call, whatever the JIT's inlining budget for this large method.
+        Span<ulong> gpr = Gpr.AsSpan();
+        chained = 0;
+        // Indexing a span of exactly the ops to run lets the JIT drop the bounds check on every instruction.
+        Span<MicroOp> run = ops.AsSpan(0, limit);
         int i = 0;
-        while (i < limit)
+    NextInstruction:
+        while ((uint)i < (uint)run.Length)
         {
-            ref MicroOp op = ref ops[i];
+            ref MicroOp op = ref run[i];
             switch (op.Kind)
             {
                 case FastKind.Nop:
@@ -129,7 +143,7 @@ internal sealed unsafe partial class Processor
                     break;
                 case FastKind.Load:
                 {
-                    ulong address = FastAddress(ref op);
+                    ulong address = FastAddress(gpr, ref op);
                     if (!IsCanonical(address)) goto default;
                     _currentInstructionIp = op.Ip;
                     gpr[op.Dst] = ReadMemory(address, op.Size);
@@ -138,7 +152,7 @@ internal sealed unsafe partial class Processor
                 case FastKind.Store:
                 case FastKind.StoreImm:
                 {
-                    ulong address = FastAddress(ref op);
+                    ulong address = FastAddress(gpr, ref op);
                     if (!IsCanonical(address)) goto default;
                     _currentInstructionIp = op.Ip;
                     WriteMemory(address, op.Size, op.Kind == FastKind.Store ? gpr[op.Src] : op.Immediate);
@@ -177,8 +191,133 @@ internal sealed unsafe partial class Processor
                     break;
                 }
                 case FastKind.Lea:
-                    gpr[op.Dst] = FastAddress(ref op) & op.Mask;
+                    gpr[op.Dst] = FastAddress(gpr, ref op) & op.Mask;
                     break;
+                case FastKind.AluRR: gpr[op.Dst] = AluWithFlags(op.Alu, gpr[op.Dst] & op.Mask, gpr[op.Src] & op.Mask, ref op); break;
+                case FastKind.AluRI: gpr[op.Dst] = AluWithFlags(op.Alu, gpr[op.Dst] & op.Mask, op.Immediate, ref op); break;
+                case FastKind.AluLoad:
+                {
+                    ulong address = FastAddress(gpr, ref op);
+                    if (!IsCanonical(address)) goto default;
+                    _currentInstructionIp = op.Ip;
+                    ulong b = ReadMemory(address, op.Size);
+                    ulong r = AluWithFlags(op.Alu, gpr[op.Dst] & op.Mask, b, ref op);
+                    if (op.Alu is not (AluOperation.Cmp or AluOperation.Test)) gpr[op.Dst] = r;
+                    break;
+                }
+                case FastKind.AluMem:
+                {
+                    ulong address = FastAddress(gpr, ref op);
+                    if (!IsCanonical(address)) goto default;
+                    _currentInstructionIp = op.Ip;
+                    ulong a = ReadMemory(address, op.Size);
+                    ulong b = op.Src == MicroOp.NoRegister ? op.Immediate : gpr[op.Src] & op.Mask;
+                    if (op.Alu is AluOperation.Cmp or AluOperation.Test)
+                    {
+                        AluWithFlags(op.Alu, a, b, ref op);
+                        break;
+                    }
+                    // The store may fault: flags change only once it has been done.
+                    bool carry = op.Alu is AluOperation.Adc or AluOperation.Sbb && GetCF();
+                    ulong r = AluValue(op.Alu, a, b, carry) & op.Mask;
+                    WriteMemory(address, op.Size, r);
+                    SetAluFlags(op.Alu, a, b, r, carry, ref op);
+                    if (!block.Valid)
+                    {
+                        Rip = op.NextIp;
+                        status = ExecutionStatus.FellThrough;
+                        return i + 1;
+                    }
+                    break;
+                }
+                case FastKind.AddPure: gpr[op.Dst] = (gpr[op.Dst] + gpr[op.Src]) & op.Mask; break;
+                case FastKind.SubPure: gpr[op.Dst] = (gpr[op.Dst] - gpr[op.Src]) & op.Mask; break;
+                case FastKind.AndPure: gpr[op.Dst] = gpr[op.Dst] & gpr[op.Src] & op.Mask; break;
+                case FastKind.OrPure: gpr[op.Dst] = (gpr[op.Dst] | gpr[op.Src]) & op.Mask; break;
+                case FastKind.XorPure: gpr[op.Dst] = (gpr[op.Dst] ^ gpr[op.Src]) & op.Mask; break;
+                case FastKind.AddIPure: gpr[op.Dst] = (gpr[op.Dst] + op.Immediate) & op.Mask; break;
+                case FastKind.SubIPure: gpr[op.Dst] = (gpr[op.Dst] - op.Immediate) & op.Mask; break;
+                case FastKind.AndIPure: gpr[op.Dst] = gpr[op.Dst] & op.Immediate; break;
+                case FastKind.OrIPure: gpr[op.Dst] = (gpr[op.Dst] | op.Immediate) & op.Mask; break;
+                case FastKind.XorIPure: gpr[op.Dst] = (gpr[op.Dst] ^ op.Immediate) & op.Mask; break;
+                case FastKind.IncPure: gpr[op.Dst] = (gpr[op.Dst] + 1) & op.Mask; break;
+                case FastKind.DecPure: gpr[op.Dst] = (gpr[op.Dst] - 1) & op.Mask; break;
+                case FastKind.ShlIPure: gpr[op.Dst] = (gpr[op.Dst] << (int)op.Immediate) & op.Mask; break;
+                case FastKind.ShrIPure: gpr[op.Dst] = (gpr[op.Dst] & op.Mask) >> (int)op.Immediate; break;
+                case FastKind.SarIPure:
+                {
+                    int unused = 64 - op.Size * 8;
+                    gpr[op.Dst] = (ulong)(((long)(gpr[op.Dst] << unused) >> unused) >> (int)op.Immediate) & op.Mask;
+                    break;
+                }
+                case FastKind.RolIPure: gpr[op.Dst] = RotateLeftValue(gpr[op.Dst], (int)op.Immediate, ref op); break;
+                case FastKind.RorIPure: gpr[op.Dst] = RotateRightValue(gpr[op.Dst], (int)op.Immediate, ref op); break;
+                case FastKind.Not: gpr[op.Dst] = ~gpr[op.Dst] & op.Mask; break;
+                case FastKind.Neg: { ulong a = gpr[op.Dst] & op.Mask, r = (0 - a) & op.Mask; gpr[op.Dst] = r; SetLazyFast(LazyFlagOp.Sub, 0, a, r, ref op); break; }
+                case FastKind.ShlI: ShiftLeft(ref gpr[op.Dst], (int)op.Immediate, ref op); break;
+                case FastKind.ShrI: ShiftRight(ref gpr[op.Dst], (int)op.Immediate, ref op); break;
+                case FastKind.SarI: ShiftArithmetic(ref gpr[op.Dst], (int)op.Immediate, ref op); break;
+                case FastKind.RolI: RotateLeft(ref gpr[op.Dst], (int)op.Immediate, ref op); break;
+                case FastKind.RorI: RotateRight(ref gpr[op.Dst], (int)op.Immediate, ref op); break;
+                case FastKind.ShlCl:
+                case FastKind.ShrCl:
+                case FastKind.SarCl:
+                case FastKind.RolCl:
+                case FastKind.RorCl:
+                {
+                    int count = (int)gpr[RcxIndex] & (op.Size == 8 ? 63 : 31);
+                    ref ulong target = ref gpr[op.Dst];
+                    // A zero count changes no flags; the 32-bit destination is still written (upper half cleared).
+                    if (count == 0) { target &= op.Mask; break; }
+                    switch (op.Kind)
+                    {
+                        case FastKind.ShlCl: ShiftLeft(ref target, count, ref op); break;
+                        case FastKind.ShrCl: ShiftRight(ref target, count, ref op); break;
+                        case FastKind.SarCl: ShiftArithmetic(ref target, count, ref op); break;
+                        case FastKind.RolCl: RotateLeft(ref target, count, ref op); break;
+                        default: RotateRight(ref target, count, ref op); break;
+                    }
+                    break;
+                }
+                case FastKind.Movzx: gpr[op.Dst] = (gpr[op.Src] << op.ExtendShift) >> op.ExtendShift; break;
+                case FastKind.Movsx: gpr[op.Dst] = (ulong)((long)(gpr[op.Src] << op.ExtendShift) >> op.ExtendShift) & op.Mask; break;
+                case FastKind.MovzxLoad:
+                case FastKind.MovsxLoad:
+                {
+                    ulong address = FastAddress(gpr, ref op);
+                    if (!IsCanonical(address)) goto default;
+                    _currentInstructionIp = op.Ip;
+                    ulong v = ReadMemory(address, op.SourceSize);
+                    gpr[op.Dst] = op.Kind == FastKind.MovzxLoad ? v : (ulong)((long)(v << op.ExtendShift) >> op.ExtendShift) & op.Mask;
+                    break;
+                }
+                case FastKind.Imul: gpr[op.Dst] = MultiplyTruncated(gpr[op.Dst], gpr[op.Src], op.Size); break;
+                case FastKind.ImulI: gpr[op.Dst] = MultiplyTruncated(gpr[op.Src], op.Immediate, op.Size); break;
+                case FastKind.Setcc: gpr[op.Dst] = (gpr[op.Dst] & ~0xFFUL) | (ConditionOutOfLine(op.Condition) ? 1UL : 0); break;
+                case FastKind.Cmov:
+                {
+                    ref ulong target = ref gpr[op.Dst];
+                    // A 32-bit destination is zero-extended whether or not the condition holds.
+                    target = (ConditionOutOfLine(op.Condition) ? gpr[op.Src] : target) & op.Mask;
+                    break;
+                }
+                case FastKind.CmovLoad:
+                {
+                    ulong address = FastAddress(gpr, ref op);
+                    if (!IsCanonical(address)) goto default;
+                    _currentInstructionIp = op.Ip;
+                    // The source is read (and may fault) whatever the condition.
+                    ulong v = ReadMemory(address, op.Size);
+                    ref ulong target = ref gpr[op.Dst];
+                    target = (ConditionOutOfLine(op.Condition) ? v : target) & op.Mask;
+                    break;
+                }
+                case FastKind.Bswap:
+                {
+                    ref ulong target = ref gpr[op.Dst];
+                    target = op.Size == 8 ? BinaryReverse(target) : BinaryReverse((uint)target);
+                    break;
+                }
                 case FastKind.Jcc:
                     i++;
                     if (Condition(op.Condition))
@@ -191,29 +330,32 @@ internal sealed unsafe partial class Processor
                         Rip = op.NextIp;
                         status = ExecutionStatus.FellThrough;
                     }
-                    return i;
+                    goto BlockEnded;
                 case FastKind.Jmp:
                     Rip = op.Immediate;
                     status = ExecutionStatus.Branched;
-                    return i + 1;
+                    i++;
+                    goto BlockEnded;
                 case FastKind.Call:
                     _currentInstructionIp = op.Ip;
                     Push(op.NextIp);
                     Rip = op.Immediate;
                     status = ExecutionStatus.Branched;
-                    return i + 1;
+                    i++;
+                    goto BlockEnded;
                 case FastKind.Ret:
                     _currentInstructionIp = op.Ip;
                     Rip = Pop();
                     status = ExecutionStatus.Branched;
-                    return i + 1;
+                    i++;
+                    goto BlockEnded;
                 case FastKind.Push:
                 {
                     _currentInstructionIp = op.Ip;
                     ulong value = gpr[op.Src];
-                    ulong rsp = gpr.Rsp - 8;
+                    ulong rsp = gpr[RspIndex] - 8;
                     WriteMemory(rsp, 8, value);
-                    gpr.Rsp = rsp;
+                    gpr[RspIndex] = rsp;
                     if (!block.Valid)
                     {
                         Rip = op.NextIp;
@@ -225,8 +367,8 @@ internal sealed unsafe partial class Processor
                 case FastKind.Pop:
                 {
                     _currentInstructionIp = op.Ip;
-                    ulong value = ReadMemory(gpr.Rsp, 8);
-                    gpr.Rsp += 8;
+                    ulong value = ReadMemory(gpr[RspIndex], 8);
+                    gpr[RspIndex] += 8;
                     gpr[op.Dst] = value;
                     break;
                 }
@@ -254,6 +396,19 @@ internal sealed unsafe partial class Processor
         Rip = ops[i - 1].NextIp;
         status = ExecutionStatus.Continue;
         return i;
+
+    BlockEnded:
+        // The branch was the block's last instruction (control transfers end blocks), so the whole block retired.
+        DecodedBlock? next = status == ExecutionStatus.Branched ? block.NextTaken : block.NextFallthrough;
+        if (next is null || next.LinearStart != Rip || !next.Valid || CancelRequested || _codePagesWritten || YieldRequested
+            || budget - chained - i < next.Ops.Length || !FetchMappingMatches(next))
+            return i;
+        chained += i;
+        block = next;
+        ops = next.Ops;
+        run = ops;
+        i = 0;
+        goto NextInstruction;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -349,9 +504,9 @@ internal sealed unsafe partial class Processor
             if ((ip & ~0xFFFUL) != (rip & ~0xFFFUL)) break;
         }
         var array = instructions.ToArray();
-        var ops = new MicroOp[array.Length];
-        for (int i = 0; i < array.Length; i++) ops[i] = Compile(in array[i]);
-        return new DecodedBlock(rip, physicalPage, array, ops);
+        var exact = new MicroOp[array.Length];
+        for (int i = 0; i < array.Length; i++) exact[i] = Compile(in array[i]);
+        return new DecodedBlock(rip, physicalPage, array, ElideDeadFlags(exact), exact);
     }
 
     private static bool EndsBlock(in Instruction ins) =>

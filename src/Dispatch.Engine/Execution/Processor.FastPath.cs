@@ -4,9 +4,11 @@ using Iced.Intel;
 namespace Dispatch.Execution;
 
 /// <summary>
-/// Decode-time classification of instructions into <see cref="MicroOp"/>s, and their execution. Only forms whose
-/// semantics are simple and whose operands are 32/64-bit registers, immediates or plain 64-bit-addressed memory get a
-/// fast kind; everything else (and every corner: non-canonical addresses, LOCK prefixes) takes the general handler.
+/// Decode-time classification of instructions into <see cref="MicroOp"/>s, and their execution. Forms whose register
+/// operands are 32/64-bit (or low byte/word registers where a kind says so), with immediates or plain 64-bit-addressed
+/// memory (no FS/GS override), get a fast kind; everything else (and every corner: non-canonical addresses, LOCK
+/// prefixes, high byte registers, shifts by an immediate 0) takes the general handler. Memory accesses of fast kinds
+/// go through the same TLB, page walk, EPT and MMIO path as the general handlers.
 /// </summary>
 internal sealed partial class Processor
 {
@@ -49,37 +51,40 @@ internal sealed partial class Processor
                     if (ins.Op1Kind == OpKind.Memory && FastMemory(in ins, ref op)) return FastKind.Load;
                     return FastKind.Generic;
                 }
-                if (ins.Op0Kind == OpKind.Memory && op.Size is 4 or 8 && FastMemory(in ins, ref op))
+                if (ins.Op0Kind == OpKind.Memory && FastMemory(in ins, ref op))
                 {
-                    if (IsWideGpr(ins, 1)) { op.Src = GprNumber(ins.Op1Register); return FastKind.Store; }
+                    if (IsLowGpr(ins, 1)) { op.Src = GprNumber(ins.Op1Register); return FastKind.Store; }
                     if (IsImmediate(ins.Op1Kind)) { op.Immediate = ins.GetImmediate(1) & SizeMask(op.Size); return FastKind.StoreImm; }
                 }
                 return FastKind.Generic;
             case Mnemonic.Add: case Mnemonic.Sub: case Mnemonic.And: case Mnemonic.Or: case Mnemonic.Xor:
-            case Mnemonic.Cmp: case Mnemonic.Test:
-            {
+            case Mnemonic.Cmp: case Mnemonic.Test: case Mnemonic.Adc: case Mnemonic.Sbb:
+                return ClassifyAlu(in ins, ref op);
+            case Mnemonic.Inc: case Mnemonic.Dec: case Mnemonic.Not: case Mnemonic.Neg:
                 if (!IsWideGpr(ins, 0)) return FastKind.Generic;
                 op.Dst = GprNumber(ins.Op0Register);
-                int alu = ins.Mnemonic switch
+                return ins.Mnemonic switch
                 {
-                    Mnemonic.Add => 0, Mnemonic.Sub => 1, Mnemonic.And => 2, Mnemonic.Or => 3, Mnemonic.Xor => 4, Mnemonic.Cmp => 5, _ => 6,
+                    Mnemonic.Inc => FastKind.Inc,
+                    Mnemonic.Dec => FastKind.Dec,
+                    Mnemonic.Not => FastKind.Not,
+                    _ => FastKind.Neg,
                 };
-                if (IsWideGpr(ins, 1) && ins.Op1Register.GetSize() == op.Size)
-                {
-                    op.Src = GprNumber(ins.Op1Register);
-                    return (FastKind)((int)FastKind.Add + alu);
-                }
-                if (IsImmediate(ins.Op1Kind))
-                {
-                    op.Immediate = ins.GetImmediate(1) & SizeMask(op.Size);
-                    return (FastKind)((int)FastKind.AddI + alu);
-                }
-                return FastKind.Generic;
-            }
-            case Mnemonic.Inc: case Mnemonic.Dec:
+            case Mnemonic.Shl: case Mnemonic.Sal: case Mnemonic.Shr: case Mnemonic.Sar: case Mnemonic.Rol: case Mnemonic.Ror:
+                return ClassifyShift(in ins, ref op);
+            case Mnemonic.Movzx: case Mnemonic.Movsx: case Mnemonic.Movsxd:
+                return ClassifyExtend(in ins, ref op);
+            case Mnemonic.Imul:
+                if (ins.OpCount == 1 || !IsWideGpr(ins, 0) || !IsWideGpr(ins, 1)) return FastKind.Generic;
+                op.Dst = GprNumber(ins.Op0Register);
+                op.Src = GprNumber(ins.Op1Register);
+                if (ins.OpCount == 2) return FastKind.Imul;
+                op.Immediate = ins.GetImmediate(2);
+                return FastKind.ImulI;
+            case Mnemonic.Bswap:
                 if (!IsWideGpr(ins, 0)) return FastKind.Generic;
                 op.Dst = GprNumber(ins.Op0Register);
-                return ins.Mnemonic == Mnemonic.Inc ? FastKind.Inc : FastKind.Dec;
+                return FastKind.Bswap;
             case Mnemonic.Lea:
                 if (!IsWideGpr(ins, 0) || !FastMemory(in ins, ref op)) return FastKind.Generic;
                 op.Dst = GprNumber(ins.Op0Register);
@@ -99,6 +104,20 @@ internal sealed partial class Processor
                 op.Size = 8;
                 return FastKind.Ret;
         }
+        if (ins.Code >= Code.Seto_rm8 && ins.Code <= Code.Setg_rm8 && IsLowGpr(ins, 0) && ins.Op0Register.GetSize() == 1)
+        {
+            op.Dst = GprNumber(ins.Op0Register);
+            op.Condition = ins.ConditionCode;
+            return FastKind.Setcc;
+        }
+        if (ins.Code >= Code.Cmovo_r16_rm16 && ins.Code <= Code.Cmovg_r64_rm64 && IsWideGpr(ins, 0))
+        {
+            op.Dst = GprNumber(ins.Op0Register);
+            op.Condition = ins.ConditionCode;
+            if (IsWideGpr(ins, 1)) { op.Src = GprNumber(ins.Op1Register); return FastKind.Cmov; }
+            if (ins.Op1Kind == OpKind.Memory && FastMemory(in ins, ref op)) return FastKind.CmovLoad;
+            return FastKind.Generic;
+        }
         if (ins.Op0Kind == OpKind.NearBranch64)
         {
             op.Immediate = ins.NearBranch64;
@@ -115,6 +134,81 @@ internal sealed partial class Processor
         if (ins.GetOpKind(operand) != OpKind.Register) return false;
         var r = ins.GetOpRegister(operand);
         return r.IsGPR32() || r.IsGPR64();
+    }
+
+    /// <summary>A general register whose value sits in the low bits of its full register (not AH, CH, DH or BH).</summary>
+    private static bool IsLowGpr(in Instruction ins, int operand)
+    {
+        if (ins.GetOpKind(operand) != OpKind.Register) return false;
+        var r = ins.GetOpRegister(operand);
+        return r.IsGPR() && r is not (Register.AH or Register.CH or Register.DH or Register.BH);
+    }
+
+    private static FastKind ClassifyAlu(in Instruction ins, ref MicroOp op)
+    {
+        var alu = ins.Mnemonic switch
+        {
+            Mnemonic.Add => AluOperation.Add, Mnemonic.Sub => AluOperation.Sub, Mnemonic.And => AluOperation.And,
+            Mnemonic.Or => AluOperation.Or, Mnemonic.Xor => AluOperation.Xor, Mnemonic.Cmp => AluOperation.Cmp,
+            Mnemonic.Test => AluOperation.Test, Mnemonic.Adc => AluOperation.Adc, _ => AluOperation.Sbb,
+        };
+        op.Alu = alu;
+        bool carry = alu is AluOperation.Adc or AluOperation.Sbb;
+        if (ins.Op0Kind == OpKind.Memory)
+        {
+            // Memory op= register or immediate, any operand size (the value is read and written at that size).
+            if (!FastMemory(in ins, ref op)) return FastKind.Generic;
+            if (IsImmediate(ins.Op1Kind)) { op.Immediate = ins.GetImmediate(1) & SizeMask(op.Size); return FastKind.AluMem; }
+            if (IsLowGpr(ins, 1)) { op.Src = GprNumber(ins.Op1Register); return FastKind.AluMem; }
+            return FastKind.Generic;
+        }
+        if (!IsWideGpr(ins, 0)) return FastKind.Generic;
+        op.Dst = GprNumber(ins.Op0Register);
+        if (IsWideGpr(ins, 1) && ins.Op1Register.GetSize() == op.Size)
+        {
+            op.Src = GprNumber(ins.Op1Register);
+            return carry ? FastKind.AluRR : (FastKind)((int)FastKind.Add + (int)alu);
+        }
+        if (IsImmediate(ins.Op1Kind))
+        {
+            op.Immediate = ins.GetImmediate(1) & SizeMask(op.Size);
+            return carry ? FastKind.AluRI : (FastKind)((int)FastKind.AddI + (int)alu);
+        }
+        if (ins.Op1Kind == OpKind.Memory && FastMemory(in ins, ref op)) return FastKind.AluLoad;
+        return FastKind.Generic;
+    }
+
+    /// <summary>SHL/SHR/SAR/ROL/ROR of a 32- or 64-bit register by an immediate or CL.</summary>
+    private static FastKind ClassifyShift(in Instruction ins, ref MicroOp op)
+    {
+        if (!IsWideGpr(ins, 0)) return FastKind.Generic;
+        op.Dst = GprNumber(ins.Op0Register);
+        int shape = ins.Mnemonic switch
+        {
+            Mnemonic.Shl or Mnemonic.Sal => 0, Mnemonic.Shr => 1, Mnemonic.Sar => 2, Mnemonic.Rol => 3, _ => 4,
+        };
+        if (ins.Op1Kind == OpKind.Register && ins.Op1Register == Register.CL) return (FastKind)((int)FastKind.ShlCl + shape);
+        if (!IsImmediate(ins.Op1Kind)) return FastKind.Generic;
+        // The count is masked to 5 bits (6 for 64-bit operands); a zero count writes no flags and is left to the general path.
+        ulong count = ins.GetImmediate(1) & (op.Size == 8 ? 63UL : 31UL);
+        if (count == 0) return FastKind.Generic;
+        op.Immediate = count;
+        return (FastKind)((int)FastKind.ShlI + shape);
+    }
+
+    /// <summary>MOVZX/MOVSX/MOVSXD into a 32- or 64-bit register from a low register or memory.</summary>
+    private static FastKind ClassifyExtend(in Instruction ins, ref MicroOp op)
+    {
+        if (!IsWideGpr(ins, 0)) return FastKind.Generic;
+        op.Dst = GprNumber(ins.Op0Register);
+        bool signed = ins.Mnemonic != Mnemonic.Movzx;
+        int sourceSize = SizeOf(in ins, 1);
+        if (sourceSize is not (1 or 2 or 4)) return FastKind.Generic;
+        op.SourceSize = (byte)sourceSize;
+        op.ExtendShift = (byte)(64 - sourceSize * 8);
+        if (IsLowGpr(ins, 1)) { op.Src = GprNumber(ins.Op1Register); return signed ? FastKind.Movsx : FastKind.Movzx; }
+        if (ins.Op1Kind == OpKind.Memory && FastMemory(in ins, ref op)) return signed ? FastKind.MovsxLoad : FastKind.MovzxLoad;
+        return FastKind.Generic;
     }
 
     private static bool IsImmediate(OpKind kind) => kind is OpKind.Immediate8 or OpKind.Immediate32 or OpKind.Immediate64
@@ -146,13 +240,20 @@ internal sealed partial class Processor
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ulong FastAddress(ref MicroOp op)
+    private static ulong FastAddress(Span<ulong> gpr, ref MicroOp op)
     {
         ulong address = op.Displacement;
-        if (op.Base != MicroOp.NoRegister) address += Gpr[op.Base];
-        if (op.Index != MicroOp.NoRegister) address += Gpr[op.Index] << op.Scale;
+        if (op.Base != MicroOp.NoRegister) address += gpr[op.Base];
+        if (op.Index != MicroOp.NoRegister) address += gpr[op.Index] << op.Scale;
         return address;
     }
+
+    /// <summary>
+    /// <see cref="Condition"/> as a call, for the rarer SETcc and CMOVcc in the block loop: the jump keeps the inlined
+    /// copy, and the JIT's inlining budget for the loop goes to the hot kinds.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool ConditionOutOfLine(ConditionCode cc) => Condition(cc);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void SetLazyFast(LazyFlagOp kind, ulong a, ulong b, ulong result, ref MicroOp op)

@@ -68,8 +68,22 @@ internal sealed partial class Processor
             LazyFlagOp.Sub => a < b,
             LazyFlagOp.Sbb => (_flagsCarryIn ? a <= b : a < b),
             LazyFlagOp.Inc or LazyFlagOp.Dec => _flagsCarryIn,
+            LazyFlagOp.Shl => ShiftLeftCarry(),
+            // The count (1..31, or 1..63 for 64-bit operands) is in B; a is already masked to the operand size.
+            LazyFlagOp.Shr => ((a >> ((int)_lazyB - 1)) & 1) != 0,
+            LazyFlagOp.Sar => ((SignExtendedLazyA() >> Math.Min((int)_lazyB - 1, 63)) & 1) != 0,
             _ => false,
         };
+    }
+
+    // The last bit shifted out of a left shift is bit (width - count) of the operand: the sign bit of a << (count - 1).
+    // A count above the width (8- and 16-bit operands) has shifted every bit out, and this is then 0 as it should be.
+    private bool ShiftLeftCarry() => (((_lazyA & _lazyMask) << ((int)_lazyB - 1)) & _lazySign) != 0;
+
+    private long SignExtendedLazyA()
+    {
+        ulong a = _lazyA & _lazyMask;
+        return (long)((a & _lazySign) != 0 ? a | ~_lazyMask : a);
     }
 
     // For ADC/SBB the carry that went in, for INC/DEC the carry they keep; kept apart because the flags word is stale
@@ -85,13 +99,16 @@ internal sealed partial class Processor
             LazyFlagOp.Sub or LazyFlagOp.Sbb => ((a ^ b) & (a ^ r) & s) != 0,
             LazyFlagOp.Inc => (r & _lazyMask) == s,
             LazyFlagOp.Dec => (r & _lazyMask) == s - 1,
+            LazyFlagOp.Shl => ((r & s) != 0) ^ ShiftLeftCarry(),
+            LazyFlagOp.Shr => (a & s) != 0,
             _ => false,
         };
     }
 
     private bool LazyAdjust() => _lazyOp switch
     {
-        LazyFlagOp.Logic => false,
+        // AF is undefined after logic operations and shifts; the engine clears it.
+        LazyFlagOp.Logic or LazyFlagOp.Shl or LazyFlagOp.Shr or LazyFlagOp.Sar => false,
         _ => ((_lazyA ^ _lazyB ^ _lazyResult) & 0x10) != 0,
     };
 

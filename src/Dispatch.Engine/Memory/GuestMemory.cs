@@ -88,6 +88,18 @@ public sealed unsafe class GuestMemory : IDisposable
     public void WriteUInt64(GuestPhysicalAddress address, ulong value) => Write(address, value);
 
     /// <summary>
+    /// A reference to the naturally aligned <typeparamref name="T"/> at <paramref name="address"/>, for host atomic
+    /// operations (LOCK-prefixed instructions). Bounds-checked like <see cref="GetSpan"/>; throws when the value is not
+    /// aligned to its size, so it never straddles a page or a region.
+    /// </summary>
+    internal ref T AlignedReference<T>(GuestPhysicalAddress address) where T : unmanaged
+    {
+        if ((address.Value & (ulong)(sizeof(T) - 1)) != 0)
+            throw new ArgumentException($"{address} is not aligned to {sizeof(T)} bytes.", nameof(address));
+        return ref MemoryMarshal.GetReference(MemoryMarshal.Cast<byte, T>(GetSpan(address, sizeof(T))));
+    }
+
+    /// <summary>
     /// The host address of the page that holds <paramref name="gpa"/>, or null when the page is not RAM. The interpreter's
     /// TLB caches these; a whole page always lies inside one region because regions are page-aligned.
     /// </summary>

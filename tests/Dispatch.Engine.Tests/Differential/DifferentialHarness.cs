@@ -10,8 +10,12 @@ namespace Dispatch.Engine.Tests.Differential;
 /// <summary>Adjusts a generated input state (registers, flags, memory) so that it suits the form (e.g. a divide that does not fault).</summary>
 internal delegate void Fixup(Random random, Span<ulong> state);
 
-/// <summary>One instruction form to compare: the instruction with its operands fixed; inputs vary.</summary>
-internal sealed record InstructionForm(string Name, string Category, Instruction Instruction, int Cases, bool UsesMemory = false, Fixup? Fix = null, ulong ExtraUndefined = 0)
+/// <summary>
+/// One instruction form to compare: the instruction with its operands fixed; inputs vary. <paramref name="Before"/> are
+/// instructions run first in the same block (the compared flags are then those <paramref name="Instruction"/> leaves),
+/// to check what happens to flags that a later instruction overwrites.
+/// </summary>
+internal sealed record InstructionForm(string Name, string Category, Instruction Instruction, int Cases, bool UsesMemory = false, Fixup? Fix = null, ulong ExtraUndefined = 0, Instruction[]? Before = null)
 {
     public override string ToString() => Name;
 }
@@ -143,8 +147,10 @@ internal static unsafe class DifferentialHarness
         // Only the registers the instruction uses (explicitly or implicitly) are loaded and stored, which keeps the
         // stub short; the others stay at their inputs in the record.
         var used = new bool[16];
-        foreach (var u in new InstructionInfoFactory().GetInfo(form.Instruction).GetUsedRegisters())
-            if (u.Register.IsGPR()) used[u.Register.GetFullRegister() - Register.RAX] = true;
+        var factory = new InstructionInfoFactory();
+        foreach (var ins in (form.Before ?? []).Append(form.Instruction))
+            foreach (var u in factory.GetInfo(ins).GetUsedRegisters())
+                if (u.Register.IsGPR()) used[u.Register.GetFullRegister() - Register.RAX] = true;
         if (form.UsesMemory) used[15] = false;
         var saved = new List<AssemblerRegister64>();
         foreach (int i in new[] { 3, 5, 12, 13, 14, 15 })
@@ -157,6 +163,7 @@ internal static unsafe class DifferentialHarness
             if (used[i] && i is not (4 or 7)) a.mov(Gprs[i], __qword_ptr[rdi + i * 8]);
         if (form.UsesMemory) a.mov(r15, rdi);
         if (used[7]) a.mov(rdi, __qword_ptr[rdi + 7 * 8]);
+        foreach (var ins in form.Before ?? []) a.AddInstruction(ins);
         a.AddInstruction(form.Instruction);
         a.pushfq();
         a.push(rdi);

@@ -58,6 +58,30 @@ public sealed class BmiDifferentialTests
     public void MatchesHost(string form) => DifferentialAssert.Matches(form);
 }
 
+public sealed class MemoryOperandDifferentialTests
+{
+    public static TheoryData<string> Forms => InstructionForms.Category("memory");
+
+    [Theory, MemberData(nameof(Forms))]
+    public void MatchesHost(string form) => DifferentialAssert.Matches(form);
+}
+
+public sealed class SequenceDifferentialTests
+{
+    public static TheoryData<string> Forms => InstructionForms.Category("sequence");
+
+    [Theory, MemberData(nameof(Forms))]
+    public void MatchesHost(string form) => DifferentialAssert.Matches(form);
+}
+
+public sealed class LockedDifferentialTests
+{
+    public static TheoryData<string> Forms => InstructionForms.Category("locked");
+
+    [Theory, MemberData(nameof(Forms))]
+    public void MatchesHost(string form) => DifferentialAssert.Matches(form);
+}
+
 internal static class DifferentialAssert
 {
     public static void Matches(string name)

@@ -37,10 +37,10 @@ internal static class InstructionForms
     private static List<InstructionForm> Build()
     {
         var forms = new List<InstructionForm>();
-        void Add(string category, string name, Instruction ins, int cases = RegisterCases, bool memory = false, Fixup? fix = null, ulong undefined = 0)
+        void Add(string category, string name, Instruction ins, int cases = RegisterCases, bool memory = false, Fixup? fix = null, ulong undefined = 0, Instruction[]? before = null)
         {
             if (forms.Any(f => f.Name == name)) name += $"#{forms.Count}";
-            forms.Add(new InstructionForm(name, category, ins, cases, memory, fix, undefined));
+            forms.Add(new InstructionForm(name, category, ins, cases, memory, fix, undefined, before));
         }
 
         // ---- ADD/ADC/SUB/SBB/CMP/AND/OR/XOR/TEST ----
@@ -241,6 +241,88 @@ internal static class InstructionForms
         Add("misc", "Lea_r32(ebx+esi*8+0x7FFFFFFF)", Instruction.Create(Code.Lea_r32_m, Register.EAX, new MemoryOperand(Register.EBX, Register.ESI, 8, 0x7FFF_FFFF, 4)));
         foreach (var code in new[] { Code.Cbw, Code.Cwde, Code.Cdqe, Code.Cwd, Code.Cdq, Code.Cqo, Code.Lahf, Code.Sahf, Code.Clc, Code.Stc, Code.Cmc })
             Add("misc", code.ToString(), Instruction.Create(code));
+
+        // ---- Memory operands of the fast micro-op forms ----
+        foreach (var op in new[] { "Add", "Or", "Adc", "Sbb", "And", "Sub", "Xor", "Cmp" })
+            Add("memory", $"{op}_r32_m32", Instruction.Create(C($"{op}_r32_rm32"), Register.EBX, Mem), memory: true);
+        Add("memory", "Test_m32_imm32", Instruction.Create(Code.Test_rm32_imm32, Mem, 0x1234), ImmediateCases, memory: true);
+        Add("memory", "Test_m8_r8", Instruction.Create(Code.Test_rm8_r8, Mem, Register.SIL), memory: true);
+        Add("memory", "Cmp_m16_r16", Instruction.Create(Code.Cmp_rm16_r16, Mem, Register.SI), memory: true);
+        Add("memory", "Adc_m32_imm8", Instruction.Create(Code.Adc_rm32_imm8, Mem, -7), ImmediateCases, memory: true);
+        Add("memory", "Sbb_m64_r64", Instruction.Create(Code.Sbb_rm64_r64, Mem, Register.RSI), memory: true);
+        Add("memory", "Xor_m16_imm16", Instruction.Create(Code.Xor_rm16_imm16, Mem, 0x8001), ImmediateCases, memory: true);
+        Add("memory", "Mov_m8_r8(sil)", Instruction.Create(Code.Mov_rm8_r8, Mem, Register.SIL), memory: true);
+        Add("memory", "Mov_m16_r16", Instruction.Create(Code.Mov_rm16_r16, Mem, Register.SI), memory: true);
+        Add("memory", "Mov_m8_imm8", Instruction.Create(Code.Mov_rm8_imm8, Mem, 0x9C), ImmediateCases, memory: true);
+        Add("memory", "Movzx_r32_m8", Instruction.Create(Code.Movzx_r32_rm8, Register.EBX, new MemoryOperand(Register.R15, MemoryOffset + 5)), memory: true);
+        Add("memory", "Movzx_r64_m16", Instruction.Create(Code.Movzx_r64_rm16, Register.RBX, Mem), memory: true);
+        Add("memory", "Movsx_r32_m8", Instruction.Create(Code.Movsx_r32_rm8, Register.EBX, Mem), memory: true);
+        Add("memory", "Movsx_r64_m16", Instruction.Create(Code.Movsx_r64_rm16, Register.RBX, new MemoryOperand(Register.R15, MemoryOffset + 6)), memory: true);
+        Add("memory", "Movsxd_r64_m32", Instruction.Create(Code.Movsxd_r64_rm32, Register.RBX, Mem), memory: true);
+        Add("memory", "Cmovne_r64_m64", Instruction.Create(Code.Cmovne_r64_rm64, Register.RBX, Mem), ConditionCases, memory: true);
+        Add("memory", "Cmovb_r32_m32", Instruction.Create(Code.Cmovb_r32_rm32, Register.EBX, Mem), ConditionCases, memory: true);
+        Add("memory", "Setl_rm8(sil)", Instruction.Create(Code.Setl_rm8, Register.SIL), ConditionCases);
+        Add("memory", "Movsx_r64_rm8(sil)", Instruction.Create(Code.Movsx_r64_rm8, Register.RBX, Register.SIL));
+        Add("memory", "Movzx_r32_rm8(r10l)", Instruction.Create(Code.Movzx_r32_rm8, Register.EBX, Register.R10L));
+
+        // ---- LOCK-prefixed read-modify-writes: host atomics when aligned, the global lock when split ----
+        static Instruction Locked(Instruction ins)
+        {
+            ins.HasLockPrefix = true;
+            return ins;
+        }
+        var unaligned = new MemoryOperand(Register.R15, MemoryOffset + 3);
+        Add("locked", "Lock_Add_m32_r32", Locked(Instruction.Create(Code.Add_rm32_r32, Mem, Register.ESI)), memory: true);
+        Add("locked", "Lock_Sub_m64_r64", Locked(Instruction.Create(Code.Sub_rm64_r64, Mem, Register.RSI)), memory: true);
+        Add("locked", "Lock_Or_m64_imm8", Locked(Instruction.Create(Code.Or_rm64_imm8, Mem, -0x10)), ImmediateCases, memory: true);
+        Add("locked", "Lock_And_m32_r32", Locked(Instruction.Create(Code.And_rm32_r32, Mem, Register.ESI)), memory: true);
+        Add("locked", "Lock_Xor_m8_r8", Locked(Instruction.Create(Code.Xor_rm8_r8, Mem, Register.SIL)), memory: true);
+        Add("locked", "Lock_Adc_m32_imm8", Locked(Instruction.Create(Code.Adc_rm32_imm8, Mem, 0x7F)), ImmediateCases, memory: true);
+        Add("locked", "Lock_Sbb_m16_r16", Locked(Instruction.Create(Code.Sbb_rm16_r16, Mem, Register.SI)), memory: true);
+        Add("locked", "Lock_Inc_m16", Locked(Instruction.Create(Code.Inc_rm16, Mem)), memory: true);
+        Add("locked", "Lock_Dec_m8", Locked(Instruction.Create(Code.Dec_rm8, Mem)), memory: true);
+        Add("locked", "Lock_Neg_m64", Locked(Instruction.Create(Code.Neg_rm64, Mem)), memory: true);
+        Add("locked", "Lock_Not_m32", Locked(Instruction.Create(Code.Not_rm32, Mem)), memory: true);
+        Add("locked", "Lock_Xadd_m64_r64", Locked(Instruction.Create(Code.Xadd_rm64_r64, Mem, Register.RSI)), memory: true);
+        Add("locked", "Lock_Xadd_m16_r16", Locked(Instruction.Create(Code.Xadd_rm16_r16, Mem, Register.SI)), memory: true);
+        Add("locked", "Lock_Cmpxchg_m32_r32", Locked(Instruction.Create(Code.Cmpxchg_rm32_r32, Mem, Register.ESI)), memory: true, fix: SometimesEqual(0, MemorySlot));
+        Add("locked", "Lock_Cmpxchg_m8_r8", Locked(Instruction.Create(Code.Cmpxchg_rm8_r8, Mem, Register.SIL)), memory: true, fix: SometimesEqual(0, MemorySlot));
+        Add("locked", "Xchg_m64_r64", Instruction.Create(Code.Xchg_rm64_r64, Mem, Register.RSI), memory: true);
+        Add("locked", "Xchg_m8_r8", Instruction.Create(Code.Xchg_rm8_r8, Mem, Register.SIL), memory: true);
+        Add("locked", "Lock_Add_m32_r32(unaligned)", Locked(Instruction.Create(Code.Add_rm32_r32, unaligned, Register.ESI)), memory: true);
+        Add("locked", "Lock_Cmpxchg_m64_r64(unaligned)", Locked(Instruction.Create(Code.Cmpxchg_rm64_r64, unaligned, Register.RSI)), memory: true);
+
+        // ---- Sequences: flags that a later instruction of the same block overwrites, reads or leaves alone ----
+        Add("sequence", "xorshift-then-add", Instruction.Create(Code.Add_rm64_r64, Register.RSI, Register.RDX), before:
+        [
+            Instruction.Create(Code.Mov_rm64_r64, Register.RDX, Register.RBX), Instruction.Create(Code.Shl_rm64_imm8, Register.RDX, 13),
+            Instruction.Create(Code.Xor_rm64_r64, Register.RBX, Register.RDX), Instruction.Create(Code.Mov_rm64_r64, Register.RDX, Register.RBX),
+            Instruction.Create(Code.Shr_rm64_imm8, Register.RDX, 7), Instruction.Create(Code.Xor_rm64_r64, Register.RDX, Register.RBX),
+            Instruction.Create(Code.Lea_r64_m, Register.RCX, new MemoryOperand(Register.RDX, Register.RDX, 2, 0, 0)),
+            Instruction.Create(Code.Sar_rm64_imm8, Register.RCX, 11), Instruction.Create(Code.Add_rm64_imm8, Register.RCX, 1),
+        ]);
+        // ROR writes only CF and OF (OF undefined for counts above 1): SF, ZF, AF and PF are still those of the ADD.
+        Add("sequence", "add-rol-ror", Instruction.Create(Code.Ror_rm32_imm8, Register.EBX, 3), undefined: 0x800, before:
+            [Instruction.Create(Code.Add_rm32_r32, Register.ESI, Register.EBX), Instruction.Create(Code.Rol_rm32_imm8, Register.EBX, 7)]);
+        Add("sequence", "sub-rol1", Instruction.Create(Code.Rol_rm64_1, Register.RSI, 1), before:
+            [Instruction.Create(Code.Sub_rm64_r64, Register.RBX, Register.RSI), Instruction.Create(Code.Ror_rm64_imm8, Register.RSI, 9)]);
+        // INC and DEC keep CF: it comes from the ADD between them.
+        Add("sequence", "inc-add-dec", Instruction.Create(Code.Dec_rm32, Register.EBX), before:
+            [Instruction.Create(Code.Inc_rm32, Register.EBX), Instruction.Create(Code.Add_rm64_r64, Register.RSI, Register.RBX)]);
+        // A shift by CL of 0 writes no flags: they are the SUB's.
+        Add("sequence", "sub-shl-cl", Instruction.Create(Code.Shl_rm32_CL, Register.EBX, Register.CL), fix: CountInCl(32), before:
+            [Instruction.Create(Code.Sub_rm64_r64, Register.RBX, Register.RSI)]);
+        Add("sequence", "cmp-adc-sbb", Instruction.Create(Code.Sbb_rm32_r32, Register.EBX, Register.ECX), before:
+            [Instruction.Create(Code.Cmp_rm64_r64, Register.RBX, Register.RSI), Instruction.Create(Code.Adc_rm64_imm8, Register.RSI, 5)]);
+        Add("sequence", "test-cmp-setl", Instruction.Create(Code.Setl_rm8, Register.DL), before:
+            [Instruction.Create(Code.Test_rm64_r64, Register.RBX, Register.RBX), Instruction.Create(Code.Cmp_rm32_imm8, Register.ESI, 7)]);
+        Add("sequence", "add-inc-setb", Instruction.Create(Code.Setb_rm8, Register.CL), before:
+            [Instruction.Create(Code.Add_rm64_r64, Register.RBX, Register.RSI), Instruction.Create(Code.Inc_rm64, Register.RSI)]);
+        // SAR leaves AF undefined; ROL by 1 then writes CF and OF only.
+        Add("sequence", "sar-rol1", Instruction.Create(Code.Rol_rm64_1, Register.RSI, 1), undefined: 0x10, before:
+            [Instruction.Create(Code.Xor_rm32_r32, Register.ESI, Register.EBX), Instruction.Create(Code.Sar_rm64_imm8, Register.RBX, 5)]);
+        Add("sequence", "cmov-after-dead-flags", Instruction.Create(Code.Cmovg_r64_rm64, Register.RBX, Register.RSI), ConditionCases, before:
+            [Instruction.Create(Code.Shl_rm32_imm8, Register.ESI, 3), Instruction.Create(Code.Cmp_rm64_r64, Register.RBX, Register.RSI)]);
 
         // ---- BMI1, BMI2, MOVBE (when the host has them) ----
         if (Bmi1.IsSupported)

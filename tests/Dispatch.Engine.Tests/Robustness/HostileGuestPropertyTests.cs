@@ -52,7 +52,9 @@ public sealed class HostileGuestPropertyTests(ITestOutputHelper output)
         var clock = Stopwatch.StartNew();
         long runs = 0, slowest = 0;
         HostileCase? current = null;
-        long currentStarted = 0;
+        // Starts at now, not 0: until the sampling thread picks its first case, the watchdog would see a run "started"
+        // at timestamp 0 and call it a hang (it did, on a loaded machine, before any case had run).
+        long currentStarted = Stopwatch.GetTimestamp();
         var sample = Task.Factory.StartNew(() => Cases.Sample(c =>
         {
             Volatile.Write(ref currentStarted, Stopwatch.GetTimestamp());
