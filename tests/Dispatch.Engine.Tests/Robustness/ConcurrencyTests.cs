@@ -13,7 +13,8 @@ public sealed class ConcurrencyTests
 {
     private const ulong XaddCounter = 0x9_0000, CmpxchgCounter = 0x9_0040;
     private const int VCpus = 4;
-    private const int Iterations = 100_000;
+    // Long enough that the guests are still running when the host starts stopping them, however fast the engine gets.
+    private const int Iterations = 400_000;
 
     private static byte[] Program() => FailingHandlerTests.Assemble(a =>
     {
@@ -61,6 +62,9 @@ public sealed class ConcurrencyTests
         var host = Task.Factory.StartNew(() =>
         {
             var random = new Random(7);
+            // Stops begin once the guests are inside the locked loop, so they land in runs rather than before them.
+            while (!stopper.IsCancellationRequested && vm.Memory.ReadUInt64(new GuestPhysicalAddress(XaddCounter)) < VCpus * 1_000)
+                Thread.Yield();
             while (!stopper.IsCancellationRequested)
             {
                 Thread.SpinWait(random.Next(10_000, 200_000));
