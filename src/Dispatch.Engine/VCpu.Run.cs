@@ -23,8 +23,6 @@ public sealed partial class VCpu
     /// </summary>
     public RunResult Run<THandler>(ref THandler handler, RunOptions? options = null) where THandler : IExitHandler
     {
-        // The TLB and decoded blocks hold host pointers into guest memory: after the machine is disposed they dangle.
-        ObjectDisposedException.ThrowIf(Machine.Memory.IsDisposed, Machine);
         Processor.CancelRequested = false;
         return RunGuarded(ref handler, options);
     }
@@ -36,7 +34,6 @@ public sealed partial class VCpu
     /// </summary>
     internal RunResult RunKeepingStopRequest<THandler>(ref THandler handler, RunOptions? options) where THandler : IExitHandler
     {
-        ObjectDisposedException.ThrowIf(Machine.Memory.IsDisposed, Machine);
         return RunGuarded(ref handler, options);
     }
 
@@ -44,6 +41,9 @@ public sealed partial class VCpu
 
     private RunResult RunGuarded<THandler>(ref THandler handler, RunOptions? options) where THandler : IExitHandler
     {
+        // The TLB and decoded blocks hold host pointers into guest memory: the memory must outlive the run, and a run of a
+        // disposed machine must not start (its pointers would dangle).
+        if (!Machine.Memory.TryEnterRun()) throw new ObjectDisposedException(nameof(VirtualMachine));
         try
         {
             return RunCore(ref handler, options);
@@ -53,6 +53,10 @@ public sealed partial class VCpu
             // Guests cannot reach this: their faults are architectural events. Anything here is a defect in the engine,
             // reported instead of taking the host process down.
             return new RunResult(RunOutcome.EngineFailed, default, VmInstructionError.None, e);
+        }
+        finally
+        {
+            Machine.Memory.ExitRun();
         }
     }
 

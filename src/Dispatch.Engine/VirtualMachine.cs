@@ -76,5 +76,13 @@ public sealed class VirtualMachine : IDisposable
         foreach (var v in _vcpus) v.RequestStop();
     }
 
-    public void Dispose() => Memory.Dispose();
+    /// <summary>
+    /// Asks every vCPU to stop and releases guest memory. A vCPU still running on another thread returns
+    /// <see cref="RunOutcome.Cancelled"/> at its next slice boundary; the memory is released when it has (never under it).
+    /// </summary>
+    public void Dispose()
+    {
+        StopAll();
+        Memory.Dispose();
+    }
 }

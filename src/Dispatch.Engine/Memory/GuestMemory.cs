@@ -15,6 +15,10 @@ public sealed unsafe class GuestMemory : IDisposable
 
     private GuestMemoryRegion[] _regions = [];
     private bool _disposed;
+    // Runs in progress on vCPUs over this memory: their TLBs and decoded blocks hold host pointers into it, so the host
+    // memory is released only when the last of them has returned (see Dispose).
+    private int _activeRuns;
+    private readonly Lock _lifetime = new();
 
     /// <summary>Creates guest memory with one RAM region of <paramref name="size"/> bytes at guest-physical 0.</summary>
     public GuestMemory(ulong size) => AddRegion(new GuestPhysicalAddress(0), size);
@@ -23,7 +27,7 @@ public sealed unsafe class GuestMemory : IDisposable
     {
     }
 
-    /// <summary>Whether <see cref="Dispose"/> has released the host memory.</summary>
+    /// <summary>Whether <see cref="Dispose"/> has been called (the host memory is released once no run uses it).</summary>
     public bool IsDisposed => _disposed;
 
     /// <summary>Total bytes of RAM backed.</summary>
@@ -122,11 +126,43 @@ public sealed unsafe class GuestMemory : IDisposable
         return null;
     }
 
+    /// <summary>
+    /// Releases the host memory. When a vCPU is still running over it on another thread, the release waits for that run to
+    /// return (the machine asks it to stop), so a guest never reaches freed memory; new runs are refused at once.
+    /// </summary>
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
-        foreach (var r in _regions) NativeMemory.AlignedFree(r.Host);
+        lock (_lifetime)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            if (_activeRuns == 0) Release();
+        }
+    }
+
+    /// <summary>Registers a run that will hold pointers into this memory; false once disposed.</summary>
+    internal bool TryEnterRun()
+    {
+        lock (_lifetime)
+        {
+            if (_disposed) return false;
+            _activeRuns++;
+            return true;
+        }
+    }
+
+    internal void ExitRun()
+    {
+        lock (_lifetime)
+        {
+            if (--_activeRuns == 0 && _disposed) Release();
+        }
+    }
+
+    private void Release()
+    {
+        var regions = _regions;
         _regions = [];
+        foreach (var r in regions) NativeMemory.AlignedFree(r.Host);
     }
 }
