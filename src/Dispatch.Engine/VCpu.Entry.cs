@@ -29,7 +29,9 @@ public sealed partial class VCpu
             ArmPreemptionTimer();
             return VmInstructionError.None;
         }
-        var check = VmEntryChecks.Run(Vmcs, Machine.Capabilities);
+        // Only the checks that read a field changed since they last passed run again: a handler's write of guest RIP, a
+        // read shadow or an event to inject costs a few checks, and the verdict is that of a full run.
+        var check = _entryChecks.Run(Vmcs, Machine.Capabilities);
         LastEntryCheck = check;
         if (check.Outcome == VmEntryCheckOutcome.FailValid)
         {
@@ -64,6 +66,8 @@ public sealed partial class VCpu
         _stateVersion = Vmcs.Version;
         return VmInstructionError.None;
     }
+
+    private readonly VmEntryCheckCache _entryChecks = new();
 
     /// <summary>The VMCS version the processor's state corresponds to (-1: not in sync, load on next entry).</summary>
     private long _stateVersion = -1;

@@ -8,10 +8,19 @@ namespace Dispatch;
 /// </summary>
 public sealed partial class VCpu
 {
+    /// <summary>
+    /// Set when a run starts: its first load flushes the software TLB whatever changed, so that page tables the host
+    /// edited between runs are walked again. Loads after a handler's VMCS writes flush only when the translation regime
+    /// changed (CR0, CR3, CR4, EFER, EPT controls), as an entry that finds the VMCS unchanged never flushes.
+    /// </summary>
+    private bool _flushTlbOnLoad = true;
+
     private void LoadGuestState()
     {
         var v = Vmcs;
         var p = Processor;
+        ulong oldCr0 = p.Cr0, oldCr3 = p.Cr3, oldCr4 = p.Cr4, oldEfer = p.Efer, oldEptPointer = p.Controls.EptPointer;
+        bool oldEpt = p.Controls.EptEnabled;
         p.Cr0 = v.Read(VmcsField.GuestCr0);
         p.Cr3 = v.Read(VmcsField.GuestCr3);
         p.Cr4 = v.Read(VmcsField.GuestCr4);
@@ -47,7 +56,12 @@ public sealed partial class VCpu
         p.Interruptibility = v.Read32(VmcsField.GuestInterruptibilityState);
         p.Halted = v.Read32(VmcsField.GuestActivityState) == 1;
         p.Controls.Load(v);
-        p.FlushTlb();
+        if (_flushTlbOnLoad || p.Cr0 != oldCr0 || p.Cr3 != oldCr3 || p.Cr4 != oldCr4 || p.Efer != oldEfer
+            || p.Controls.EptEnabled != oldEpt || p.Controls.EptPointer != oldEptPointer)
+        {
+            p.FlushTlb();
+            _flushTlbOnLoad = false;
+        }
         _syncedSystemState = CaptureSystemState();
     }
 

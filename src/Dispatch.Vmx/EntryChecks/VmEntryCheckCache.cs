@@ -1,0 +1,135 @@
+namespace Dispatch.Vmx;
+
+/// <summary>
+/// <see cref="VmEntryChecks.Run"/> for one VMCS that is entered again and again, re-running only the checks whose inputs
+/// changed. Each check is a deterministic function of the VMCS fields it reads (and the capabilities); when a check runs,
+/// the fields it read and their values are recorded. On the next entry every recorded field is read once and compared:
+/// a check none of whose recorded fields changed would give the same verdict, so only the checks that read a changed
+/// field run again, in the SDM's order. The outcome (the first failing check, its error or qualification) is exactly
+/// that of a full run: the skipped checks passed last time on the same inputs.
+/// <para>
+/// A handler that writes guest RIP, a CR read shadow or an event to inject thus costs a handful of checks instead of all
+/// of them. A failed run keeps nothing: the next entry runs every check. Allocates nothing after construction.
+/// </para>
+/// </summary>
+public sealed class VmEntryCheckCache
+{
+    private static readonly IReadOnlyList<VmEntryCheck> s_checks = VmEntryChecks.All;
+
+    // The watched fields: every field some check read, its value then, and which checks read it (one bit per check).
+    private readonly VmcsField[] _fields;
+    private readonly ulong[] _values;
+    private readonly ulong[] _readers;
+    private readonly short[] _indexByKey = new short[1 << 16];
+    private readonly int _words;
+    private int _count;
+
+    private readonly VmEntryReadLog _log = new();
+    private readonly ulong[] _rerun;
+    private VmxCapabilities? _capabilities;
+    private bool _valid;
+
+    public VmEntryCheckCache()
+    {
+        _words = (s_checks.Count + 63) / 64;
+        // At most one entry per field a check can read: bounded by the number of checks times the log capacity.
+        int capacity = s_checks.Count * VmEntryReadLog.Capacity;
+        _fields = new VmcsField[capacity];
+        _values = new ulong[capacity];
+        _readers = new ulong[capacity * _words];
+        _rerun = new ulong[_words];
+        Array.Fill(_indexByKey, (short)-1);
+    }
+
+    /// <summary>Forgets every recorded input: the next run checks everything.</summary>
+    public void Invalidate()
+    {
+        _valid = false;
+        for (int i = 0; i < _count; i++) _indexByKey[(ushort)_fields[i]] = -1;
+        _count = 0;
+    }
+
+    /// <summary>The result <see cref="VmEntryChecks.Run"/> would return for this VMCS now.</summary>
+    public VmEntryCheckResult Run(Vmcs vmcs, VmxCapabilities capabilities)
+    {
+        if (!_valid || !ReferenceEquals(capabilities, _capabilities)) return RunAll(vmcs, capabilities);
+
+        // Which checks read a field that changed since they ran?
+        Span<ulong> rerun = _rerun;
+        rerun.Clear();
+        bool any = false;
+        for (int i = 0; i < _count; i++)
+        {
+            ulong value = vmcs.Read(_fields[i]);
+            if (value == _values[i]) continue;
+            _values[i] = value;
+            for (int w = 0; w < _words; w++) rerun[w] |= _readers[i * _words + w];
+            any = true;
+        }
+        if (!any) return VmEntryCheckResult.Passed;
+
+        var state = new VmEntryState(vmcs, capabilities, _log);
+        for (int c = 0; c < s_checks.Count; c++)
+        {
+            if ((rerun[c >> 6] & (1UL << c)) == 0) continue;
+            var check = s_checks[c];
+            _log.Clear();
+            if (!check.Passes(in state))
+            {
+                Invalidate();
+                return VmEntryCheckResult.Failed(check);
+            }
+            // Inputs unknown (the log overflowed): answer as a plain run; the cache is empty again.
+            if (!Remember(c)) return VmEntryChecks.Run(vmcs, capabilities);
+        }
+        return VmEntryCheckResult.Passed;
+    }
+
+    private VmEntryCheckResult RunAll(Vmcs vmcs, VmxCapabilities capabilities)
+    {
+        Invalidate();
+        _capabilities = capabilities;
+        var state = new VmEntryState(vmcs, capabilities, _log);
+        for (int c = 0; c < s_checks.Count; c++)
+        {
+            var check = s_checks[c];
+            _log.Clear();
+            if (!check.Passes(in state))
+            {
+                Invalidate();
+                return VmEntryCheckResult.Failed(check);
+            }
+            // Inputs unknown (the log overflowed): answer as a plain run and keep nothing.
+            if (!Remember(c)) return VmEntryChecks.Run(vmcs, capabilities);
+        }
+        _valid = true;
+        return VmEntryCheckResult.Passed;
+    }
+
+    /// <summary>Adds the fields check <paramref name="check"/> just read to the watched set. False (and invalid) on overflow.</summary>
+    private bool Remember(int check)
+    {
+        if (_log.Overflowed)
+        {
+            Invalidate();
+            return false;
+        }
+        for (int j = 0; j < _log.Count; j++)
+        {
+            VmcsField field = _log.FieldAt(j);
+            int index = _indexByKey[(ushort)field];
+            if (index < 0)
+            {
+                index = _count++;
+                _indexByKey[(ushort)field] = (short)index;
+                _fields[index] = field;
+                for (int w = 0; w < _words; w++) _readers[index * _words + w] = 0;
+            }
+            // The check saw the current value; a field already watched holds the current value too (it was compared, and
+            // updated, before any check ran).
+            _values[index] = _log.ValueAt(j);
+            _readers[index * _words + (check >> 6)] |= 1UL << check;
+        }
+        return true;
+    }
+}
