@@ -111,7 +111,6 @@ internal sealed unsafe partial class Processor
     private bool TryReadMemorySlow(ulong linear, int size, out ulong value)
     {
         Span<byte> bytes = stackalloc byte[8];
-        bytes.Clear();
         bool ok = TryReadBytes(linear, bytes[..size]);
         value = Unsafe.ReadUnaligned<ulong>(ref bytes[0]) & SizeMask(size);
         return ok;

@@ -58,7 +58,7 @@ public readonly struct GuestSegment
     {
         var field = (VmcsField)((uint)esField + _index);
         ulong value = _vmcs.Read(field);
-        _log?.Record(field, value);
+        _log?.Record(field);
         return value;
     }
 

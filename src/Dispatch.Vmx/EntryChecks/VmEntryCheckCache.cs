@@ -16,8 +16,10 @@ public sealed class VmEntryCheckCache
 {
     private static readonly IReadOnlyList<VmEntryCheck> s_checks = VmEntryChecks.All;
 
-    // The watched fields: every field some check read, its value then, and which checks read it (one bit per check).
+    // The watched fields: every field some check read (as its storage slot), the slot's value then, and which checks
+    // read it (one bit per check). Comparing whole slots is exact for full-width reads and conservative for a high access.
     private readonly VmcsField[] _fields;
+    private readonly int[] _slots;
     private readonly ulong[] _values;
     private readonly ulong[] _readers;
     private readonly short[] _indexByKey = new short[1 << 16];
@@ -35,6 +37,7 @@ public sealed class VmEntryCheckCache
         // At most one entry per field a check can read: bounded by the number of checks times the log capacity.
         int capacity = s_checks.Count * VmEntryReadLog.Capacity;
         _fields = new VmcsField[capacity];
+        _slots = new int[capacity];
         _values = new ulong[capacity];
         _readers = new ulong[capacity * _words];
         _rerun = new ulong[_words];
@@ -58,9 +61,10 @@ public sealed class VmEntryCheckCache
         Span<ulong> rerun = _rerun;
         rerun.Clear();
         bool any = false;
+        ReadOnlySpan<ulong> slots = vmcs.Slots;
         for (int i = 0; i < _count; i++)
         {
-            ulong value = vmcs.Read(_fields[i]);
+            ulong value = slots[_slots[i]];
             if (value == _values[i]) continue;
             _values[i] = value;
             for (int w = 0; w < _words; w++) rerun[w] |= _readers[i * _words + w];
@@ -80,7 +84,7 @@ public sealed class VmEntryCheckCache
                 return VmEntryCheckResult.Failed(check);
             }
             // Inputs unknown (the log overflowed): answer as a plain run; the cache is empty again.
-            if (!Remember(c)) return VmEntryChecks.Run(vmcs, capabilities);
+            if (!Remember(c, vmcs)) return VmEntryChecks.Run(vmcs, capabilities);
         }
         return VmEntryCheckResult.Passed;
     }
@@ -100,14 +104,14 @@ public sealed class VmEntryCheckCache
                 return VmEntryCheckResult.Failed(check);
             }
             // Inputs unknown (the log overflowed): answer as a plain run and keep nothing.
-            if (!Remember(c)) return VmEntryChecks.Run(vmcs, capabilities);
+            if (!Remember(c, vmcs)) return VmEntryChecks.Run(vmcs, capabilities);
         }
         _valid = true;
         return VmEntryCheckResult.Passed;
     }
 
     /// <summary>Adds the fields check <paramref name="check"/> just read to the watched set. False (and invalid) on overflow.</summary>
-    private bool Remember(int check)
+    private bool Remember(int check, Vmcs vmcs)
     {
         if (_log.Overflowed)
         {
@@ -123,11 +127,12 @@ public sealed class VmEntryCheckCache
                 index = _count++;
                 _indexByKey[(ushort)field] = (short)index;
                 _fields[index] = field;
+                _slots[index] = VmcsLayout.SlotOf((uint)field);
                 for (int w = 0; w < _words; w++) _readers[index * _words + w] = 0;
             }
-            // The check saw the current value; a field already watched holds the current value too (it was compared, and
-            // updated, before any check ran).
-            _values[index] = _log.ValueAt(j);
+            // Nothing was written since the check read the field: the slot holds what it saw. (A field already watched
+            // holds the current value too: it was compared, and updated, before any check ran.)
+            _values[index] = vmcs.Slots[_slots[index]];
             _readers[index * _words + (check >> 6)] |= 1UL << check;
         }
         return true;

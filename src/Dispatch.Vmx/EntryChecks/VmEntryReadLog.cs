@@ -1,9 +1,8 @@
 namespace Dispatch.Vmx;
 
 /// <summary>
-/// The VMCS fields one VM-entry check read, with the values it saw. A check is a pure function of the fields it reads:
-/// while none of them changes, its verdict cannot change (<see cref="VmEntryCheckCache"/>). Fixed capacity, so recording
-/// allocates nothing.
+/// The VMCS fields one VM-entry check read. A check is a pure function of the fields it reads: while none of them
+/// changes, its verdict cannot change (<see cref="VmEntryCheckCache"/>). Fixed capacity, so recording allocates nothing.
 /// </summary>
 internal sealed class VmEntryReadLog
 {
@@ -11,7 +10,6 @@ internal sealed class VmEntryReadLog
     public const int Capacity = 64;
 
     private readonly VmcsField[] _fields = new VmcsField[Capacity];
-    private readonly ulong[] _values = new ulong[Capacity];
 
     public int Count { get; private set; }
 
@@ -24,7 +22,7 @@ internal sealed class VmEntryReadLog
         Overflowed = false;
     }
 
-    public void Record(VmcsField field, ulong value)
+    public void Record(VmcsField field)
     {
         for (int i = 0; i < Count; i++)
             if (_fields[i] == field) return;
@@ -33,12 +31,8 @@ internal sealed class VmEntryReadLog
             Overflowed = true;
             return;
         }
-        _fields[Count] = field;
-        _values[Count] = value;
-        Count++;
+        _fields[Count++] = field;
     }
 
     public VmcsField FieldAt(int index) => _fields[index];
-
-    public ulong ValueAt(int index) => _values[index];
 }

@@ -19,7 +19,7 @@ public readonly struct VmEntryState
     public Vmcs Vmcs { get; }
     public VmxCapabilities Capabilities { get; }
 
-    /// <summary>When set, every field a check reads through this state is recorded with its value.</summary>
+    /// <summary>When set, every field a check reads through this state is recorded.</summary>
     internal VmEntryReadLog? Log { get; }
 
     public ulong this[VmcsField field] => Read(field);
@@ -28,7 +28,7 @@ public readonly struct VmEntryState
     internal ulong Read(VmcsField field)
     {
         ulong value = Vmcs.Read(field);
-        Log?.Record(field, value);
+        Log?.Record(field);
         return value;
     }
 
