@@ -3,9 +3,9 @@ namespace Dispatch.Vmx;
 /// <summary>
 /// <see cref="VmEntryChecks.Run"/> for one VMCS that is entered again and again, re-running only the checks whose inputs
 /// changed. Each check is a deterministic function of the VMCS fields it reads (and the capabilities); when a check runs,
-/// the fields it read and their values are recorded. On the next entry every recorded field is read once and compared:
-/// a check none of whose recorded fields changed would give the same verdict, so only the checks that read a changed
-/// field run again, in the SDM's order. The outcome (the first failing check, its error or qualification) is exactly
+/// the fields it read are recorded with the values of their storage slots. On the next entry every recorded slot is
+/// compared once: a check none of whose recorded fields changed would give the same verdict, so only the checks that
+/// read a changed field run again, in the SDM's order. The outcome (the first failing check, its error or qualification) is exactly
 /// that of a full run: the skipped checks passed last time on the same inputs.
 /// <para>
 /// A handler that writes guest RIP, a CR read shadow or an event to inject thus costs a handful of checks instead of all
@@ -16,13 +16,12 @@ public sealed class VmEntryCheckCache
 {
     private static readonly IReadOnlyList<VmEntryCheck> s_checks = VmEntryChecks.All;
 
-    // The watched fields: every field some check read (as its storage slot), the slot's value then, and which checks
-    // read it (one bit per check). Comparing whole slots is exact for full-width reads and conservative for a high access.
-    private readonly VmcsField[] _fields;
+    // The watched fields: the storage slot of every field some check read, the slot's value then, and which checks read
+    // it (one bit per check). Comparing whole slots is exact for full-width reads and conservative for a high access.
     private readonly int[] _slots;
     private readonly ulong[] _values;
     private readonly ulong[] _readers;
-    private readonly short[] _indexByKey = new short[1 << 16];
+    private readonly short[] _indexBySlot = new short[VmcsLayout.SlotCount];
     private readonly int _words;
     private int _count;
 
@@ -34,21 +33,20 @@ public sealed class VmEntryCheckCache
     public VmEntryCheckCache()
     {
         _words = (s_checks.Count + 63) / 64;
-        // At most one entry per field a check can read: bounded by the number of checks times the log capacity.
-        int capacity = s_checks.Count * VmEntryReadLog.Capacity;
-        _fields = new VmcsField[capacity];
+        // At most one entry per storage slot.
+        int capacity = VmcsLayout.SlotCount;
         _slots = new int[capacity];
         _values = new ulong[capacity];
         _readers = new ulong[capacity * _words];
         _rerun = new ulong[_words];
-        Array.Fill(_indexByKey, (short)-1);
+        Array.Fill(_indexBySlot, (short)-1);
     }
 
     /// <summary>Forgets every recorded input: the next run checks everything.</summary>
     public void Invalidate()
     {
         _valid = false;
-        for (int i = 0; i < _count; i++) _indexByKey[(ushort)_fields[i]] = -1;
+        for (int i = 0; i < _count; i++) _indexBySlot[_slots[i]] = -1;
         _count = 0;
     }
 
@@ -121,13 +119,13 @@ public sealed class VmEntryCheckCache
         for (int j = 0; j < _log.Count; j++)
         {
             VmcsField field = _log.FieldAt(j);
-            int index = _indexByKey[(ushort)field];
+            int slot = VmcsLayout.SlotOf((uint)field);
+            int index = _indexBySlot[slot];
             if (index < 0)
             {
                 index = _count++;
-                _indexByKey[(ushort)field] = (short)index;
-                _fields[index] = field;
-                _slots[index] = VmcsLayout.SlotOf((uint)field);
+                _indexBySlot[slot] = (short)index;
+                _slots[index] = slot;
                 for (int w = 0; w < _words; w++) _readers[index * _words + w] = 0;
             }
             // Nothing was written since the check read the field: the slot holds what it saw. (A field already watched
