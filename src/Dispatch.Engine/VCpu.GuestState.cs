@@ -10,8 +10,11 @@ public sealed partial class VCpu
 {
     /// <summary>
     /// Set when a run starts: its first load flushes the software TLB whatever changed, so that page tables the host
-    /// edited between runs are walked again. Loads after a handler's VMCS writes flush only when the translation regime
-    /// changed (CR0, CR3, CR4, EFER, EPT controls), as an entry that finds the VMCS unchanged never flushes.
+    /// edited between runs are walked again. Later loads (after a handler's VMCS writes) flush when VPID is off, as VM
+    /// entries without VPID invalidate linear mappings (Intel SDM Vol. 3C, 29.4.3.1) and a handler may have edited the
+    /// guest's page tables (an emulated mremap does); with VPID on, only when the translation regime changed (CR0, CR3,
+    /// CR4, EFER, EPT controls), the VMM invalidating anything else itself. An entry that finds the VMCS unchanged loads
+    /// nothing and does not flush.
     /// </summary>
     private bool _flushTlbOnLoad = true;
 
@@ -56,7 +59,7 @@ public sealed partial class VCpu
         p.Interruptibility = v.Read32(VmcsField.GuestInterruptibilityState);
         p.Halted = v.Read32(VmcsField.GuestActivityState) == 1;
         p.Controls.Load(v);
-        if (_flushTlbOnLoad || p.Cr0 != oldCr0 || p.Cr3 != oldCr3 || p.Cr4 != oldCr4 || p.Efer != oldEfer
+        if (_flushTlbOnLoad || !p.Controls.Has(SecondaryProcessorControls.EnableVpid) || p.Cr0 != oldCr0 || p.Cr3 != oldCr3 || p.Cr4 != oldCr4 || p.Efer != oldEfer
             || p.Controls.EptEnabled != oldEpt || p.Controls.EptPointer != oldEptPointer)
         {
             p.FlushTlb();
