@@ -22,15 +22,33 @@ public sealed partial class VCpu
     private VmInstructionError Enter(out bool exitedOnEntry)
     {
         exitedOnEntry = false;
+        Processor.ResetPauseLoop();
         if (Vmcs.Version == _stateVersion)
         {
             // Nobody wrote the VMCS since the last exit saved the processor's state into it (and the engine mirrored its
             // own RIP advance): the processor already holds exactly this state, which passed the checks when it entered.
+            // Only VTPR, which lives in guest memory, may have changed.
+            var c = Processor.Controls;
+            if (c.Has(PrimaryProcessorControls.UseTprShadow) && TprThresholdAboveVtpr(c.Primary, c.Secondary, c.TprThreshold, c.VirtualApicAddress))
+                return FailTprThresholdCheck();
             ArmPreemptionTimer();
             return VmInstructionError.None;
         }
-        var check = VmEntryChecks.Run(Vmcs, Machine.Capabilities);
+        // Only the checks that read a field changed since they last passed run again: a handler's write of guest RIP, a
+        // read shadow or an event to inject costs a few checks, and the verdict is that of a full run.
+        var check = _entryChecks.Run(Vmcs, Machine.Capabilities);
         LastEntryCheck = check;
+        if (check.Outcome == VmEntryCheckOutcome.FailValid && check.Error == VmInstructionError.EntryInvalidControlFields)
+        {
+            Vmcs.Write(VmcsField.VmInstructionError, (uint)check.Error);
+            return check.Error;
+        }
+        // The VTPR rule is a control-field check (27.2.1.1): it comes before the host-state and guest-state checks.
+        var primary = (PrimaryProcessorControls)Vmcs.Read32(VmcsField.PrimaryProcessorBasedVmExecutionControls);
+        if ((primary & PrimaryProcessorControls.UseTprShadow) != 0
+            && TprThresholdAboveVtpr(primary, (SecondaryProcessorControls)Vmcs.Read32(VmcsField.SecondaryProcessorBasedVmExecutionControls),
+                Vmcs.Read32(VmcsField.TprThreshold), Vmcs.Read(VmcsField.VirtualApicAddress)))
+            return FailTprThresholdCheck();
         if (check.Outcome == VmEntryCheckOutcome.FailValid)
         {
             Vmcs.Write(VmcsField.VmInstructionError, (uint)check.Error);
@@ -64,6 +82,8 @@ public sealed partial class VCpu
         _stateVersion = Vmcs.Version;
         return VmInstructionError.None;
     }
+
+    private readonly VmEntryCheckCache _entryChecks = new();
 
     /// <summary>The VMCS version the processor's state corresponds to (-1: not in sync, load on next entry).</summary>
     private long _stateVersion = -1;

@@ -8,10 +8,22 @@ namespace Dispatch;
 /// </summary>
 public sealed partial class VCpu
 {
+    /// <summary>
+    /// Set when a run starts: its first load flushes the software TLB whatever changed, so that page tables the host
+    /// edited between runs are walked again. Later loads (after a handler's VMCS writes) flush when VPID is off, as VM
+    /// entries without VPID invalidate linear mappings (Intel SDM Vol. 3C, 29.4.3.1) and a handler may have edited the
+    /// guest's page tables (an emulated mremap does); with VPID on, only when the translation regime changed (CR0, CR3,
+    /// CR4, EFER, EPT controls), the VMM invalidating anything else itself. An entry that finds the VMCS unchanged loads
+    /// nothing and does not flush.
+    /// </summary>
+    private bool _flushTlbOnLoad = true;
+
     private void LoadGuestState()
     {
         var v = Vmcs;
         var p = Processor;
+        ulong oldCr0 = p.Cr0, oldCr3 = p.Cr3, oldCr4 = p.Cr4, oldEfer = p.Efer, oldEptPointer = p.Controls.EptPointer;
+        bool oldEpt = p.Controls.EptEnabled;
         p.Cr0 = v.Read(VmcsField.GuestCr0);
         p.Cr3 = v.Read(VmcsField.GuestCr3);
         p.Cr4 = v.Read(VmcsField.GuestCr4);
@@ -47,7 +59,12 @@ public sealed partial class VCpu
         p.Interruptibility = v.Read32(VmcsField.GuestInterruptibilityState);
         p.Halted = v.Read32(VmcsField.GuestActivityState) == 1;
         p.Controls.Load(v);
-        p.FlushTlb();
+        if (_flushTlbOnLoad || !p.Controls.Has(SecondaryProcessorControls.EnableVpid) || p.Cr0 != oldCr0 || p.Cr3 != oldCr3 || p.Cr4 != oldCr4 || p.Efer != oldEfer
+            || p.Controls.EptEnabled != oldEpt || p.Controls.EptPointer != oldEptPointer)
+        {
+            p.FlushTlb();
+            _flushTlbOnLoad = false;
+        }
         _syncedSystemState = CaptureSystemState();
     }
 
@@ -70,13 +87,32 @@ public sealed partial class VCpu
         v.Write(VmcsField.GuestActivityState, p.Halted ? 1u : 0u);
         // The rest of the guest state changes rarely (MOV CR, segment loads, WRMSR, event delivery...). It is compared with
         // what the VMCS already holds and written only when it differs: the VMCS ends up exactly as a full save leaves it.
-        var system = CaptureSystemState();
-        if (!system.SameAs(in _syncedSystemState))
+        if (!SystemStateUnchanged())
         {
             SaveSystemState();
-            _syncedSystemState = system;
+            _syncedSystemState = CaptureSystemState();
         }
     }
+
+    /// <summary>
+    /// Whether the processor's system state still equals what was last loaded or saved. Compared field by field in place:
+    /// building a <see cref="SystemState"/> copy on every exit to compare it cost more than the rest of the save.
+    /// </summary>
+    private bool SystemStateUnchanged()
+    {
+        var p = Processor;
+        ref readonly SystemState s = ref _syncedSystemState;
+        return p.Cr0 == s.Cr0 && p.Cr3 == s.Cr3 && p.Cr4 == s.Cr4 && p.Efer == s.Efer
+            && SameSegment(in p.Cs, in s.Cs) && SameSegment(in p.Ss, in s.Ss) && SameSegment(in p.Ds, in s.Ds)
+            && SameSegment(in p.Es, in s.Es) && SameSegment(in p.Fs, in s.Fs) && SameSegment(in p.Gs, in s.Gs)
+            && SameSegment(in p.Tr, in s.Tr) && SameSegment(in p.Ldtr, in s.Ldtr)
+            && p.GdtrBase == s.GdtrBase && p.IdtrBase == s.IdtrBase && p.GdtrLimit == s.GdtrLimit && p.IdtrLimit == s.IdtrLimit
+            && p.Dr[7] == s.Dr7 && p.Pat == s.Pat && p.Debugctl == s.Debugctl
+            && p.SysenterCs == s.SysenterCs && p.SysenterEsp == s.SysenterEsp && p.SysenterEip == s.SysenterEip;
+    }
+
+    private static bool SameSegment(in SegmentRegister a, in SegmentRegister b) =>
+        a.Base == b.Base && a.Limit == b.Limit && a.AccessRights == b.AccessRights && a.Selector == b.Selector;
 
     /// <summary>The guest's system state as last loaded from or saved to the VMCS.</summary>
     private SystemState _syncedSystemState;

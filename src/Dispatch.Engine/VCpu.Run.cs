@@ -63,6 +63,7 @@ public sealed partial class VCpu
     private RunResult RunCore<THandler>(ref THandler handler, RunOptions? options) where THandler : IExitHandler
     {
         options ??= RunOptions.Default;
+        _flushTlbOnLoad = true;
         long budget = options.MaxInstructions;
         long deadline = options.Timeout is { } t ? Stopwatch.GetTimestamp() + (long)(t.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
         bool measure = options.MeasureLatency;

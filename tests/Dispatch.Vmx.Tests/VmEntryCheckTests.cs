@@ -17,7 +17,7 @@ public class VmEntryCheckTests
         ProcessorBased2 = new(0, VmxCapabilities.Default.ProcessorBased2.Allowed1 | (uint)SecondaryProcessorControls.UnrestrictedGuest),
     };
 
-    private static readonly Dictionary<string, (Action<Vmcs> Break, VmxCapabilities? Caps)> s_violations = new()
+    internal static readonly Dictionary<string, (Action<Vmcs> Break, VmxCapabilities? Caps)> s_violations = new()
     {
         ["PinBasedControlsAllowed"] = (v => v.ClearBits(VmcsField.PinBasedVmExecutionControls, 0x2), null),
         ["PrimaryProcessorControlsAllowed"] = (v => v.SetBits(VmcsField.PrimaryProcessorBasedVmExecutionControls, (ulong)PrimaryProcessorControls.ActivateTertiaryControls), null),

@@ -10,9 +10,11 @@ namespace Dispatch.Benchmarks.RoundTrip;
 /// One full exit round trip in the engine (the guest instruction exits, the VMCS records the exit, the generated dispatcher
 /// calls the handler, the action is applied, the guest is entered again), measured as the run time of a guest loop of
 /// <see cref="Iterations"/> exiting instructions divided by <see cref="Iterations"/>. Each loop also executes DEC and JNZ:
-/// <see cref="ExitKind.LoopOnly"/> measures those alone.
+/// <see cref="ExitKind.LoopOnly"/> measures those alone. <see cref="ExitKind.CpuidVmcsWrite"/> is the CPUID loop with a
+/// handler that also writes a VMCS field on every exit (the CR4 read shadow), as handlers that inject events or keep
+/// shadows do: the next VM entry then cannot take the unchanged-VMCS path.
 /// </summary>
-public enum ExitKind { Cpuid, Out, Rdmsr, Vmcall, MmioWrite, Hlt, LoopOnly }
+public enum ExitKind { Cpuid, CpuidVmcsWrite, Out, Rdmsr, Vmcall, MmioWrite, Hlt, LoopOnly }
 
 [MemoryDiagnoser]
 [BenchmarkCategory("RoundTrip")]
@@ -21,7 +23,7 @@ public class ExitRoundTripBenchmarks
     public const int Iterations = 100_000;
     private const uint ExitingMsr = 0x10; // IA32_TIME_STAMP_COUNTER
 
-    [Params(ExitKind.Cpuid, ExitKind.Out, ExitKind.Rdmsr, ExitKind.Vmcall, ExitKind.MmioWrite, ExitKind.Hlt, ExitKind.LoopOnly)]
+    [Params(ExitKind.Cpuid, ExitKind.CpuidVmcsWrite, ExitKind.Out, ExitKind.Rdmsr, ExitKind.Vmcall, ExitKind.MmioWrite, ExitKind.Hlt, ExitKind.LoopOnly)]
     public ExitKind Kind { get; set; }
 
     private VirtualMachine _vm = null!;
@@ -33,7 +35,10 @@ public class ExitRoundTripBenchmarks
     {
         switch (Kind)
         {
-            case ExitKind.Cpuid: Create(a => { a.xor(eax, eax); a.cpuid(); }); break;
+            case ExitKind.Cpuid:
+            case ExitKind.CpuidVmcsWrite:
+                Create(a => { a.xor(eax, eax); a.cpuid(); });
+                break;
             case ExitKind.Out: Create(a => a.@out(dx, al), prologue: a => a.mov(dx, 0x80)); break;
             case ExitKind.Rdmsr:
                 Create(a => a.rdmsr(), prologue: a => a.mov(ecx, ExitingMsr), options: new BenchGuest.Options { ExitingMsrReads = [ExitingMsr] });
@@ -77,6 +82,7 @@ public class ExitRoundTripBenchmarks
         (_vm, _vcpu) = (guest.Vm, guest.VCpu);
         _handler.MmioResumeRip = ept ? guest.Assembled.GetLabelRIP(afterBody) : 0;
         _handler.HaltStops = Kind != ExitKind.Hlt;
+        _handler.CpuidWritesVmcs = Kind == ExitKind.CpuidVmcsWrite;
     }
 
     [Benchmark(OperationsPerInvoke = Iterations)]

@@ -17,13 +17,20 @@ public partial struct RoundTripHandler
     /// <summary>Guest RIP after the emulated MMIO store: where the guest resumes.</summary>
     public ulong MmioResumeRip;
 
+    /// <summary>Whether the CPUID handler also writes the CR4 read shadow (a VMCS write on every exit).</summary>
+    public bool CpuidWritesVmcs;
+
     [ExitHandler(ExitReason.Cpuid)]
-    private static void Cpuid(ref GuestRegisters r)
+    private readonly ExitAction Cpuid(ref ExitContext context)
     {
+        ref var r = ref context.Registers;
         r.Rax = 0x0008_0F10;
         r.Rbx = 0x0102_0800;
         r.Rcx = 0x8000_0000;
         r.Rdx = 0x178B_FBFF;
+        // What the guest reads for CR4.VMXE: hidden, as by a VMM that offers no nested VMX.
+        if (CpuidWritesVmcs) context.Vmcs.Write(VmcsField.Cr4ReadShadow, 0);
+        return ExitAction.Complete;
     }
 
     [ExitHandler(ExitReason.IoInstruction)]

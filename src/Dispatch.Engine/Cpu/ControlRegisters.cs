@@ -28,6 +28,7 @@ public static class ControlRegisters
     public const ulong Cr4OSXMMEXCPT = 1 << 10;
     public const ulong Cr4UMIP = 1 << 11;
     public const ulong Cr4VMXE = 1 << 13;
+    public const ulong Cr4SMXE = 1 << 14;
     public const ulong Cr4FSGSBASE = 1 << 16;
     public const ulong Cr4PCIDE = 1 << 17;
     public const ulong Cr4OSXSAVE = 1 << 18;

@@ -20,6 +20,7 @@ internal sealed class ExecutionControls
     public ulong TscOffset;
     public ulong EptPointer;
     public uint TprThreshold;
+    public ulong VirtualApicAddress;
     public uint PleGap, PleWindow;
 
     public bool Has(PrimaryProcessorControls c) => (Primary & c) != 0;
@@ -54,6 +55,7 @@ internal sealed class ExecutionControls
         TscOffset = vmcs.Read(VmcsField.TscOffset);
         EptPointer = vmcs.Read(VmcsField.EptPointer);
         TprThreshold = vmcs.Read32(VmcsField.TprThreshold);
+        VirtualApicAddress = vmcs.Read(VmcsField.VirtualApicAddress);
         PleGap = vmcs.Read32(VmcsField.PleGap);
         PleWindow = vmcs.Read32(VmcsField.PleWindow);
     }

@@ -13,4 +13,9 @@ internal enum ExecutionStatus : byte
     Exit,
     /// <summary>HLT ran without exiting: the processor waits for an event.</summary>
     Halted,
+    /// <summary>
+    /// A memory access of the instruction faulted without unwinding: a guest exception or a VM exit (EPT) is pending, as
+    /// after a caught <see cref="ExecutionInterrupt"/>; the instruction did not retire.
+    /// </summary>
+    Faulted,
 }

@@ -60,6 +60,7 @@ internal sealed partial class Processor
             case 8:
                 if (Controls.Has(PrimaryProcessorControls.Cr8LoadExiting)) return InstructionExit(ExitReason.CrAccess, q);
                 if ((value & ~0xFUL) != 0) RaiseException(ExceptionVector.GeneralProtection, 0);
+                if (Controls.Has(PrimaryProcessorControls.UseTprShadow)) return WriteVirtualTpr(value);
                 Cr8 = value;
                 return ExecutionStatus.FellThrough;
         }
@@ -96,7 +97,8 @@ internal sealed partial class Processor
             case 4: value = GuestVisibleCr4(); break;
             case 8:
                 if (Controls.Has(PrimaryProcessorControls.Cr8StoreExiting)) return InstructionExit(ExitReason.CrAccess, q);
-                value = Cr8;
+                // With a TPR shadow, CR8 reads VTPR bits 7:4 (Intel SDM Vol. 3C, 30.3).
+                value = Controls.Has(PrimaryProcessorControls.UseTprShadow) ? (ReadVirtualTpr() >> 4) & 0xF : Cr8;
                 break;
             default:
                 RaiseException(ExceptionVector.InvalidOpcode);

@@ -18,10 +18,20 @@ internal sealed partial class Processor
     /// <summary>Raises a hardware exception from inside an instruction.</summary>
     internal void RaiseException(byte vector, uint errorCode = 0)
     {
+        RecordException(vector, errorCode);
+        throw ExecutionInterrupt.Instance;
+    }
+
+    /// <summary>
+    /// Makes a hardware exception pending without unwinding: the caller returns a failure up to the block loop, which
+    /// delivers it as <see cref="RaiseException"/>'s catch would. Returns false so a check can <c>return RecordException(...)</c>.
+    /// </summary>
+    private bool RecordException(byte vector, uint errorCode)
+    {
         _pendingVector = vector;
         _pendingErrorCode = errorCode;
         _pendingType = InterruptionType.HardwareException;
-        throw ExecutionInterrupt.Instance;
+        return false;
     }
 
     /// <summary>

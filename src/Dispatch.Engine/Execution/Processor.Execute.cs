@@ -44,24 +44,34 @@ internal sealed unsafe partial class Processor
             }
             catch (ExecutionInterrupt)
             {
-                if (_exitPending)
-                {
-                    // A VM exit from inside an instruction (EPT violation or misconfiguration) is fault-like: the
-                    // guest RIP it saves is the instruction's.
-                    _exitPending = false;
-                    Rip = _currentInstructionIp;
-                    return StopReason.VmExit;
-                }
-                // A guest exception: RIP goes back to the faulting instruction, then the exception is delivered
-                // (or exits, by the exception bitmap). Delivery itself may fault or exit: that lands here again.
-                Rip = _currentInstructionIp;
-                if (!TryDeliverPendingException()) return StopReason.VmExit;
-                // A delivered event retires no instruction but uses up budget: a guest whose handler faults again before
-                // retiring anything (an IDT pointing back at the faulting code) would otherwise never reach a budget,
-                // timeout or cancellation check.
-                if (--budget <= 0) return StopReason.Budget;
+                if (ResolveFault(ref budget, out StopReason stop)) return stop;
             }
         }
+    }
+
+    /// <summary>
+    /// The current instruction faulted (unwound by <see cref="ExecutionInterrupt"/>, or reported as
+    /// <see cref="ExecutionStatus.Faulted"/> by the block loop). Returns true when execution stops with <paramref name="stop"/>.
+    /// </summary>
+    private bool ResolveFault(ref long budget, out StopReason stop)
+    {
+        // Either way RIP goes back to the faulting instruction.
+        Rip = _currentInstructionIp;
+        stop = StopReason.VmExit;
+        if (_exitPending)
+        {
+            // A VM exit from inside an instruction (EPT violation or misconfiguration) is fault-like: the guest RIP it
+            // saves is the instruction's.
+            _exitPending = false;
+            return true;
+        }
+        // A guest exception: delivered (or exits, by the exception bitmap). Delivery itself may fault or exit.
+        if (!TryDeliverPendingException()) return true;
+        // A delivered event retires no instruction but uses up budget: a guest whose handler faults again before
+        // retiring anything (an IDT pointing back at the faulting code) would otherwise never reach a budget, timeout
+        // or cancellation check.
+        stop = StopReason.Budget;
+        return --budget <= 0;
     }
 
     private StopReason ExecuteBlocks(ref long budget)
@@ -86,6 +96,12 @@ internal sealed unsafe partial class Processor
                 return StopReason.VmExit;
             }
             if (status == ExecutionStatus.Halted) return StopReason.Halted;
+            if (status == ExecutionStatus.Faulted)
+            {
+                if (ResolveFault(ref budget, out StopReason stop)) return stop;
+                previous = null;
+                continue;
+            }
             if (YieldRequested)
             {
                 // A long instruction paused itself: end the slice so the run loop checks the timeout.
@@ -146,7 +162,8 @@ internal sealed unsafe partial class Processor
                     ulong address = FastAddress(gpr, ref op);
                     if (!IsCanonical(address)) goto default;
                     _currentInstructionIp = op.Ip;
-                    gpr[op.Dst] = ReadMemory(address, op.Size);
+                    if (!TryReadMemory(address, op.Size, out ulong loaded)) goto faulted;
+                    gpr[op.Dst] = loaded;
                     break;
                 }
                 case FastKind.Store:
@@ -155,7 +172,7 @@ internal sealed unsafe partial class Processor
                     ulong address = FastAddress(gpr, ref op);
                     if (!IsCanonical(address)) goto default;
                     _currentInstructionIp = op.Ip;
-                    WriteMemory(address, op.Size, op.Kind == FastKind.Store ? gpr[op.Src] : op.Immediate);
+                    if (!TryWriteMemory(address, op.Size, op.Kind == FastKind.Store ? gpr[op.Src] : op.Immediate)) goto faulted;
                     if (!block.Valid)
                     {
                         Rip = op.NextIp;
@@ -395,6 +412,11 @@ internal sealed unsafe partial class Processor
         }
         Rip = ops[i - 1].NextIp;
         status = ExecutionStatus.Continue;
+        return i;
+
+    faulted:
+        // A load or store faulted without unwinding; RIP is set back to the instruction when the fault is resolved.
+        status = ExecutionStatus.Faulted;
         return i;
 
     BlockEnded:

@@ -52,20 +52,85 @@ internal sealed unsafe partial class Processor
 
     private ulong ReadMemorySlow(ulong linear, int size)
     {
-        Span<byte> bytes = stackalloc byte[8];
-        ReadBytes(linear, bytes[..size]);
-        return Unsafe.ReadUnaligned<ulong>(ref bytes[0]) & SizeMask(size);
+        if (!TryReadMemorySlow(linear, size, out ulong value)) throw ExecutionInterrupt.Instance;
+        return value;
     }
 
     private void WriteMemorySlow(ulong linear, int size, ulong value)
     {
+        if (!TryWriteMemorySlow(linear, size, value)) throw ExecutionInterrupt.Instance;
+    }
+
+    /// <summary>
+    /// <see cref="ReadMemory"/> that reports a fault by returning false instead of unwinding (the fault is recorded as a
+    /// pending exception or VM exit, see <see cref="TryTranslate"/>). For the block loop's own loads and stores.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool TryReadMemory(ulong linear, int size, out ulong value)
+    {
+        bool user = Cpl == 3;
+        var t = _tlb.Read;
+        int i = SoftwareTlb.Index(linear);
+        if (Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(t.Tags), i) == SoftwareTlb.Tag(linear, user) && (linear & 0xFFF) <= (ulong)(4096 - size))
+        {
+            byte* p = (byte*)Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(t.Hosts), i) + (linear & 0xFFF);
+            value = size switch
+            {
+                1 => *p,
+                2 => Unsafe.ReadUnaligned<ushort>(p),
+                4 => Unsafe.ReadUnaligned<uint>(p),
+                _ => Unsafe.ReadUnaligned<ulong>(p),
+            };
+            return true;
+        }
+        return TryReadMemorySlow(linear, size, out value);
+    }
+
+    /// <summary><see cref="WriteMemory"/> that reports a fault by returning false (nothing is written then).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool TryWriteMemory(ulong linear, int size, ulong value)
+    {
+        bool user = Cpl == 3;
+        var t = _tlb.Write;
+        int i = SoftwareTlb.Index(linear);
+        if (Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(t.Tags), i) == SoftwareTlb.Tag(linear, user) && (linear & 0xFFF) <= (ulong)(4096 - size))
+        {
+            byte* p = (byte*)Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(t.Hosts), i) + (linear & 0xFFF);
+            switch (size)
+            {
+                case 1: *p = (byte)value; break;
+                case 2: Unsafe.WriteUnaligned(p, (ushort)value); break;
+                case 4: Unsafe.WriteUnaligned(p, (uint)value); break;
+                default: Unsafe.WriteUnaligned(p, value); break;
+            }
+            return true;
+        }
+        return TryWriteMemorySlow(linear, size, value);
+    }
+
+    private bool TryReadMemorySlow(ulong linear, int size, out ulong value)
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        bool ok = TryReadBytes(linear, bytes[..size]);
+        value = Unsafe.ReadUnaligned<ulong>(ref bytes[0]) & SizeMask(size);
+        return ok;
+    }
+
+    private bool TryWriteMemorySlow(ulong linear, int size, ulong value)
+    {
         Span<byte> bytes = stackalloc byte[8];
         Unsafe.WriteUnaligned(ref bytes[0], value);
-        WriteBytes(linear, bytes[..size]);
+        return TryWriteBytes(linear, bytes[..size]);
     }
 
     /// <summary>Reads any number of bytes, crossing pages; unbacked bytes read as 0xFF.</summary>
     internal void ReadBytes(ulong linear, Span<byte> destination)
+    {
+        if (!TryReadBytes(linear, destination)) throw ExecutionInterrupt.Instance;
+    }
+
+    /// <summary>As <see cref="ReadBytes"/>; returns false (with the fault recorded) instead of unwinding.</summary>
+    private bool TryReadBytes(ulong linear, Span<byte> destination)
     {
         bool user = Cpl == 3;
         int done = 0;
@@ -73,11 +138,12 @@ internal sealed unsafe partial class Processor
         {
             ulong address = linear + (ulong)done;
             int chunk = Math.Min(destination.Length - done, 4096 - (int)(address & 0xFFF));
-            byte* page = TranslateSlow(address, AccessKind.Read, user, out _);
+            if (!TryTranslate(address, AccessKind.Read, user, out byte* page, out _)) return false;
             if (page == null) destination.Slice(done, chunk).Fill(0xFF);
             else new ReadOnlySpan<byte>(page + (address & 0xFFF), chunk).CopyTo(destination.Slice(done, chunk));
             done += chunk;
         }
+        return true;
     }
 
     /// <summary>
@@ -86,16 +152,22 @@ internal sealed unsafe partial class Processor
     /// </summary>
     internal void WriteBytes(ulong linear, ReadOnlySpan<byte> source)
     {
+        if (!TryWriteBytes(linear, source)) throw ExecutionInterrupt.Instance;
+    }
+
+    /// <summary>As <see cref="WriteBytes"/>; returns false (with the fault recorded, nothing written) instead of unwinding.</summary>
+    private bool TryWriteBytes(ulong linear, ReadOnlySpan<byte> source)
+    {
         bool user = Cpl == 3;
-        if (source.IsEmpty) return;
+        if (source.IsEmpty) return true;
         ulong lastPageStart = (linear + (ulong)source.Length - 1) & ~0xFFFUL;
-        if ((linear & ~0xFFFUL) != lastPageStart) TranslateSlow(lastPageStart, AccessKind.Write, user, out _);
+        if ((linear & ~0xFFFUL) != lastPageStart && !TryTranslate(lastPageStart, AccessKind.Write, user, out _, out _)) return false;
         int done = 0;
         while (done < source.Length)
         {
             ulong address = linear + (ulong)done;
             int chunk = Math.Min(source.Length - done, 4096 - (int)(address & 0xFFF));
-            byte* page = TranslateSlow(address, AccessKind.Write, user, out ulong physicalPage);
+            if (!TryTranslate(address, AccessKind.Write, user, out byte* page, out ulong physicalPage)) return false;
             if (page != null)
             {
                 source.Slice(done, chunk).CopyTo(new Span<byte>(page + (address & 0xFFF), chunk));
@@ -103,6 +175,7 @@ internal sealed unsafe partial class Processor
             }
             done += chunk;
         }
+        return true;
     }
 
     internal void Push(ulong value, int size = 8)

@@ -91,7 +91,8 @@ internal sealed partial class Processor
             case Mnemonic.Xgetbv:
                 return ReadExtendedControlRegister(ref ins);
             case Mnemonic.Pause:
-                return Controls.Has(PrimaryProcessorControls.PauseExiting) ? InstructionExit(ExitReason.Pause) : ExecutionStatus.Continue;
+                if (Controls.Has(PrimaryProcessorControls.PauseExiting)) return InstructionExit(ExitReason.Pause);
+                return PauseLoopDetected() ? InstructionExit(ExitReason.Pause) : ExecutionStatus.Continue;
             case Mnemonic.Monitor:
                 if (Controls.Has(PrimaryProcessorControls.MonitorExiting)) return InstructionExit(ExitReason.Monitor);
                 break;
@@ -126,7 +127,10 @@ internal sealed partial class Processor
                 FlushTlb();
                 return ExecutionStatus.FellThrough;
             case Mnemonic.Getsec:
-                break; // CR4.SMXE is never set in this model: #UD.
+                // GETSEC's operation (Intel SDM Vol. 2D): #UD when CR4.SMXE = 0, before anything else; otherwise, in VMX
+                // non-root operation, a VM exit, whatever the leaf and CPL (Vol. 3C, 26.1.2).
+                if ((Cr4 & Cr4SMXE) == 0) break;
+                return InstructionExit(ExitReason.Getsec);
             case Mnemonic.Lgdt: case Mnemonic.Lidt: case Mnemonic.Sgdt: case Mnemonic.Sidt:
             case Mnemonic.Lldt: case Mnemonic.Ltr: case Mnemonic.Sldt: case Mnemonic.Str:
                 return DescriptorTableInstruction(ref ins);
@@ -189,10 +193,13 @@ internal sealed partial class Processor
     /// <summary>TSC as the guest reads it: a 1 GHz counter from the host's monotonic clock, plus TSC offsetting (25.6.5).</summary>
     internal ulong GuestTsc()
     {
-        ulong ns = (ulong)(Stopwatch.GetTimestamp() * (1_000_000_000.0 / Stopwatch.Frequency));
+        ulong ns = HostTsc();
         ulong offset = Controls.Has(PrimaryProcessorControls.UseTscOffsetting) ? Controls.TscOffset : 0;
         return ns + offset + (ulong)TscOffset;
     }
+
+    /// <summary>The TSC before any offsetting: nanoseconds of the host's monotonic clock.</summary>
+    private static ulong HostTsc() => (ulong)(Stopwatch.GetTimestamp() * (1_000_000_000.0 / Stopwatch.Frequency));
 
     private static int RegisterNumber(Register r) => r == Register.None ? 0 : r.GetFullRegister() - Register.RAX;
 

@@ -21,7 +21,7 @@ internal static class ControlFieldChecks
         new("VirtualApicAddressValid", K, "27.2.1.1",
             static (in VmEntryState s) => (s.Primary & PrimaryProcessorControls.UseTprShadow) == 0 || s.IsPageAddress(s[VmcsField.VirtualApicAddress])),
         // With a TPR shadow and without virtual-interrupt delivery, TPR threshold bits 31:4 must be 0. The comparison of
-        // bits 3:0 with VTPR needs the virtual-APIC page, which the model does not read.
+        // bits 3:0 with VTPR needs the virtual-APIC page in memory: the vCPU applies it (VCpu.TprShadow.cs).
         new("TprThresholdReservedBitsZero", K, "27.2.1.1",
             static (in VmEntryState s) => (s.Primary & PrimaryProcessorControls.UseTprShadow) == 0
                 || (s.Secondary & SecondaryProcessorControls.VirtualInterruptDelivery) != 0

@@ -93,7 +93,7 @@ internal static class GuestStateChecks
             static (in VmEntryState s) => !InjectsExternalInterrupt(s) || (s.GuestRflags & VmEntryState.RflagsIf) != 0),
 
         // 27.3.1.5 Non-register state.
-        new("GuestActivityStateSupported", K, "27.3.1.5", static (in VmEntryState s) => s.Capabilities.SupportsActivityState(s.Vmcs.Read32(VmcsField.GuestActivityState))),
+        new("GuestActivityStateSupported", K, "27.3.1.5", static (in VmEntryState s) => s.Capabilities.SupportsActivityState((uint)s[VmcsField.GuestActivityState])),
         new("GuestActivityHltRequiresSsDplZero", K, "27.3.1.5",
             static (in VmEntryState s) => s[VmcsField.GuestActivityState] != 1 || s.Segment(SegmentRegister.Ss).AccessRights.Dpl == 0),
         new("GuestActivityActiveWhenStiOrMovSsBlocking", K, "27.3.1.5",

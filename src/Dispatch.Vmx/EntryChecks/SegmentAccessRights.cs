@@ -37,6 +37,7 @@ public readonly struct GuestSegment
 {
     private readonly Vmcs _vmcs;
     private readonly uint _index;
+    private readonly VmEntryReadLog? _log;
 
     public GuestSegment(Vmcs vmcs, SegmentRegister register)
     {
@@ -44,10 +45,22 @@ public readonly struct GuestSegment
         _index = (uint)register * 2;
     }
 
-    public ushort Selector => (ushort)_vmcs.Read((VmcsField)((uint)VmcsField.GuestEsSelector + _index));
-    public uint Limit => (uint)_vmcs.Read((VmcsField)((uint)VmcsField.GuestEsLimit + _index));
-    public SegmentAccessRights AccessRights => new((uint)_vmcs.Read((VmcsField)((uint)VmcsField.GuestEsAccessRights + _index)));
-    public ulong Base => _vmcs.Read((VmcsField)((uint)VmcsField.GuestEsBase + _index));
+    /// <summary>A segment whose reads are recorded in <paramref name="log"/> (a VM-entry check's inputs).</summary>
+    internal GuestSegment(Vmcs vmcs, SegmentRegister register, VmEntryReadLog? log) : this(vmcs, register) => _log = log;
+
+    public ushort Selector => (ushort)Read(VmcsField.GuestEsSelector);
+    public uint Limit => (uint)Read(VmcsField.GuestEsLimit);
+    public SegmentAccessRights AccessRights => new((uint)Read(VmcsField.GuestEsAccessRights));
+    public ulong Base => Read(VmcsField.GuestEsBase);
+
+    /// <summary>Reads this segment's field of the group that <paramref name="esField"/> (the ES member) starts.</summary>
+    private ulong Read(VmcsField esField)
+    {
+        var field = (VmcsField)((uint)esField + _index);
+        ulong value = _vmcs.Read(field);
+        _log?.Record(field);
+        return value;
+    }
 
     public bool Usable => !AccessRights.Unusable;
     public int Rpl => Selector & 3;

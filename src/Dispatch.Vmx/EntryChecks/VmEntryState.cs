@@ -12,31 +12,48 @@ public readonly struct VmEntryState
         Capabilities = capabilities;
     }
 
+    /// <summary>A state whose every field read is also recorded in <paramref name="log"/> (see <see cref="VmEntryCheckCache"/>).</summary>
+    internal VmEntryState(Vmcs vmcs, VmxCapabilities capabilities, VmEntryReadLog? log)
+        : this(vmcs, capabilities) => Log = log;
+
     public Vmcs Vmcs { get; }
     public VmxCapabilities Capabilities { get; }
 
-    public ulong this[VmcsField field] => Vmcs.Read(field);
+    /// <summary>When set, every field a check reads through this state is recorded.</summary>
+    internal VmEntryReadLog? Log { get; }
 
-    public PinBasedControls Pin => (PinBasedControls)Vmcs.Read32(VmcsField.PinBasedVmExecutionControls);
-    public PrimaryProcessorControls Primary => (PrimaryProcessorControls)Vmcs.Read32(VmcsField.PrimaryProcessorBasedVmExecutionControls);
+    public ulong this[VmcsField field] => Read(field);
+
+    /// <summary>Reads a field; all reads of a check go through here, so the log sees exactly the inputs of a check.</summary>
+    internal ulong Read(VmcsField field)
+    {
+        ulong value = Vmcs.Read(field);
+        Log?.Record(field);
+        return value;
+    }
+
+    private uint Read32(VmcsField field) => (uint)Read(field);
+
+    public PinBasedControls Pin => (PinBasedControls)Read32(VmcsField.PinBasedVmExecutionControls);
+    public PrimaryProcessorControls Primary => (PrimaryProcessorControls)Read32(VmcsField.PrimaryProcessorBasedVmExecutionControls);
 
     /// <summary>The secondary controls, or none when "activate secondary controls" is 0 (SDM 25.6.2: then they are treated as 0).</summary>
     public SecondaryProcessorControls Secondary => (Primary & PrimaryProcessorControls.ActivateSecondaryControls) != 0
-        ? (SecondaryProcessorControls)Vmcs.Read32(VmcsField.SecondaryProcessorBasedVmExecutionControls)
+        ? (SecondaryProcessorControls)Read32(VmcsField.SecondaryProcessorBasedVmExecutionControls)
         : SecondaryProcessorControls.None;
 
-    public VmExitControls ExitControls => (VmExitControls)Vmcs.Read32(VmcsField.PrimaryVmExitControls);
-    public VmEntryControls EntryControls => (VmEntryControls)Vmcs.Read32(VmcsField.VmEntryControls);
+    public VmExitControls ExitControls => (VmExitControls)Read32(VmcsField.PrimaryVmExitControls);
+    public VmEntryControls EntryControls => (VmEntryControls)Read32(VmcsField.VmEntryControls);
 
     public bool Ia32eModeGuest => (EntryControls & VmEntryControls.Ia32eModeGuest) != 0;
     public bool UnrestrictedGuest => (Secondary & SecondaryProcessorControls.UnrestrictedGuest) != 0;
     public bool HostAddressSpaceSize => (ExitControls & VmExitControls.HostAddressSpaceSize) != 0;
 
-    public InterruptionInfo Injection => new(Vmcs.Read32(VmcsField.VmEntryInterruptionInformation));
-    public uint Interruptibility => Vmcs.Read32(VmcsField.GuestInterruptibilityState);
-    public ulong GuestRflags => Vmcs.Read(VmcsField.GuestRflags);
+    public InterruptionInfo Injection => new(Read32(VmcsField.VmEntryInterruptionInformation));
+    public uint Interruptibility => Read32(VmcsField.GuestInterruptibilityState);
+    public ulong GuestRflags => Read(VmcsField.GuestRflags);
 
-    public GuestSegment Segment(SegmentRegister register) => new(Vmcs, register);
+    public GuestSegment Segment(SegmentRegister register) => new(Vmcs, register, Log);
 
     /// <summary>Whether an address has no bit set at or above MAXPHYADDR.</summary>
     public bool IsPhysicalAddress(ulong address) => Capabilities.PhysicalAddressWidth >= 64 || address >> Capabilities.PhysicalAddressWidth == 0;
@@ -75,9 +92,9 @@ public readonly struct VmEntryState
     /// <summary>An MSR load/store area: 16-byte aligned and its last byte within MAXPHYADDR (SDM 27.2.1.2, 27.2.1.3).</summary>
     public bool IsMsrArea(VmcsField address, VmcsField count)
     {
-        ulong n = Vmcs.Read(count);
+        ulong n = Read(count);
         if (n == 0) return true;
-        ulong start = Vmcs.Read(address);
+        ulong start = Read(address);
         return (start & 0xF) == 0 && IsPhysicalAddress(start + n * 16 - 1) && start + n * 16 - 1 >= start;
     }
 }
