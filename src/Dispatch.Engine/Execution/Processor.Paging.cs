@@ -61,7 +61,7 @@ internal sealed unsafe partial class Processor
         return true;
     }
 
-    internal static bool IsCanonical(ulong linear) => (ulong)((long)(linear << 16) >> 16) == linear;
+    internal static bool IsCanonical(ulong linear) => Dispatch.Vmx.LinearAddress.IsCanonical(linear);
 
     /// <summary>
     /// Walks the guest's 4-level tables for <paramref name="linear"/>. Sets accessed bits on the way and the dirty bit on

@@ -6,7 +6,7 @@ public readonly record struct GuestVirtualAddress(ulong Value)
     public static GuestVirtualAddress operator +(GuestVirtualAddress a, ulong offset) => new(a.Value + offset);
 
     /// <summary>Canonical in 4-level paging: bits 63:47 all equal.</summary>
-    public bool IsCanonical => (ulong)((long)(Value << 16) >> 16) == Value;
+    public bool IsCanonical => Dispatch.Vmx.LinearAddress.IsCanonical(Value);
 
     public override string ToString() => $"GVA 0x{Value:X}";
 }

@@ -30,7 +30,7 @@ internal static class GuestStateChecks
             static (in VmEntryState s) => !LoadsDebugControls(s) || (s[VmcsField.GuestIa32Debugctl] & ~0xDFC3UL) == 0),
         new("GuestDr7UpperBitsZero", K, "27.3.1.1", static (in VmEntryState s) => !LoadsDebugControls(s) || s[VmcsField.GuestDr7] >> 32 == 0),
         new("GuestSysenterAddressesCanonical", K, "27.3.1.1",
-            static (in VmEntryState s) => VmEntryState.IsCanonical(s[VmcsField.GuestIa32SysenterEsp]) && VmEntryState.IsCanonical(s[VmcsField.GuestIa32SysenterEip])),
+            static (in VmEntryState s) => LinearAddress.IsCanonical(s[VmcsField.GuestIa32SysenterEsp]) && LinearAddress.IsCanonical(s[VmcsField.GuestIa32SysenterEip])),
         new("GuestPatValid", K, "27.3.1.1",
             static (in VmEntryState s) => (s.EntryControls & VmEntryControls.LoadIa32Pat) == 0 || VmEntryState.IsValidPat(s[VmcsField.GuestIa32Pat])),
         new("GuestEferReservedBitsZero", K, "27.3.1.1",
@@ -48,9 +48,9 @@ internal static class GuestStateChecks
         new("GuestSsRplEqualsCsRpl", K, "27.3.1.2",
             static (in VmEntryState s) => s.UnrestrictedGuest || s.Segment(SegmentRegister.Ss).Rpl == s.Segment(SegmentRegister.Cs).Rpl),
         new("GuestFsGsTrLdtrBasesCanonical", K, "27.3.1.2",
-            static (in VmEntryState s) => VmEntryState.IsCanonical(s.Segment(SegmentRegister.Fs).Base) && VmEntryState.IsCanonical(s.Segment(SegmentRegister.Gs).Base)
-                && VmEntryState.IsCanonical(s.Segment(SegmentRegister.Tr).Base)
-                && (!s.Segment(SegmentRegister.Ldtr).Usable || VmEntryState.IsCanonical(s.Segment(SegmentRegister.Ldtr).Base))),
+            static (in VmEntryState s) => LinearAddress.IsCanonical(s.Segment(SegmentRegister.Fs).Base) && LinearAddress.IsCanonical(s.Segment(SegmentRegister.Gs).Base)
+                && LinearAddress.IsCanonical(s.Segment(SegmentRegister.Tr).Base)
+                && (!s.Segment(SegmentRegister.Ldtr).Usable || LinearAddress.IsCanonical(s.Segment(SegmentRegister.Ldtr).Base))),
         new("GuestCsSsDsEsBasesUpperZero", K, "27.3.1.2", static (in VmEntryState s) => LegacyBasesFit(s)),
         new("GuestCsType", K, "27.3.1.2",
             static (in VmEntryState s) => s.Segment(SegmentRegister.Cs).AccessRights.Type is 9 or 11 or 13 or 15
@@ -78,13 +78,13 @@ internal static class GuestStateChecks
 
         // 27.3.1.3 Descriptor-table registers.
         new("GuestGdtrIdtrBasesCanonical", K, "27.3.1.3",
-            static (in VmEntryState s) => VmEntryState.IsCanonical(s[VmcsField.GuestGdtrBase]) && VmEntryState.IsCanonical(s[VmcsField.GuestIdtrBase])),
+            static (in VmEntryState s) => LinearAddress.IsCanonical(s[VmcsField.GuestGdtrBase]) && LinearAddress.IsCanonical(s[VmcsField.GuestIdtrBase])),
         new("GuestGdtrIdtrLimitsWithin16Bits", K, "27.3.1.3",
             static (in VmEntryState s) => s[VmcsField.GuestGdtrLimit] <= 0xFFFF && s[VmcsField.GuestIdtrLimit] <= 0xFFFF),
 
         // 27.3.1.4 RIP and RFLAGS.
         new("GuestRipUpperBitsZero", K, "27.3.1.4", static (in VmEntryState s) => In64BitMode(s) || s[VmcsField.GuestRip] >> 32 == 0),
-        new("GuestRipCanonical", K, "27.3.1.4", static (in VmEntryState s) => !In64BitMode(s) || VmEntryState.IsCanonical(s[VmcsField.GuestRip])),
+        new("GuestRipCanonical", K, "27.3.1.4", static (in VmEntryState s) => !In64BitMode(s) || LinearAddress.IsCanonical(s[VmcsField.GuestRip])),
         new("GuestRflagsReservedBitsZero", K, "27.3.1.4", static (in VmEntryState s) => (s.GuestRflags & 0xFFFF_FFFF_FFC0_8028UL) == 0),
         new("GuestRflagsBit1Set", K, "27.3.1.4", static (in VmEntryState s) => (s.GuestRflags & 2) != 0),
         new("GuestRflagsVmClearInIa32eMode", K, "27.3.1.4",

@@ -14,7 +14,7 @@ internal static class HostStateChecks
         new("HostCr4FixedBits", K, "27.2.2", static (in VmEntryState s) => s.Capabilities.Cr4Permits(s[VmcsField.HostCr4])),
         new("HostCr3WithinPhysicalAddressWidth", K, "27.2.2", static (in VmEntryState s) => s.IsPhysicalAddress(s[VmcsField.HostCr3])),
         new("HostSysenterAddressesCanonical", K, "27.2.2",
-            static (in VmEntryState s) => VmEntryState.IsCanonical(s[VmcsField.HostIa32SysenterEsp]) && VmEntryState.IsCanonical(s[VmcsField.HostIa32SysenterEip])),
+            static (in VmEntryState s) => LinearAddress.IsCanonical(s[VmcsField.HostIa32SysenterEsp]) && LinearAddress.IsCanonical(s[VmcsField.HostIa32SysenterEip])),
         new("HostPatValid", K, "27.2.2",
             static (in VmEntryState s) => (s.ExitControls & VmExitControls.LoadIa32Pat) == 0 || VmEntryState.IsValidPat(s[VmcsField.HostIa32Pat])),
         new("HostEferReservedBitsZero", K, "27.2.2",
@@ -25,12 +25,12 @@ internal static class HostStateChecks
         new("HostCsSelectorNonZero", K, "27.2.3", static (in VmEntryState s) => s[VmcsField.HostCsSelector] != 0),
         new("HostTrSelectorNonZero", K, "27.2.3", static (in VmEntryState s) => s[VmcsField.HostTrSelector] != 0),
         new("HostBaseAddressesCanonical", K, "27.2.3",
-            static (in VmEntryState s) => VmEntryState.IsCanonical(s[VmcsField.HostFsBase]) && VmEntryState.IsCanonical(s[VmcsField.HostGsBase])
-                && VmEntryState.IsCanonical(s[VmcsField.HostGdtrBase]) && VmEntryState.IsCanonical(s[VmcsField.HostIdtrBase])
-                && VmEntryState.IsCanonical(s[VmcsField.HostTrBase])),
+            static (in VmEntryState s) => LinearAddress.IsCanonical(s[VmcsField.HostFsBase]) && LinearAddress.IsCanonical(s[VmcsField.HostGsBase])
+                && LinearAddress.IsCanonical(s[VmcsField.HostGdtrBase]) && LinearAddress.IsCanonical(s[VmcsField.HostIdtrBase])
+                && LinearAddress.IsCanonical(s[VmcsField.HostTrBase])),
         new("HostAddressSpaceSizeSet", K, "27.2.4", static (in VmEntryState s) => s.HostAddressSpaceSize),
         new("HostCr4PaeSet", K, "27.2.4", static (in VmEntryState s) => (s[VmcsField.HostCr4] & VmEntryState.Cr4Pae) != 0),
-        new("HostRipCanonical", K, "27.2.4", static (in VmEntryState s) => VmEntryState.IsCanonical(s[VmcsField.HostRip])),
+        new("HostRipCanonical", K, "27.2.4", static (in VmEntryState s) => LinearAddress.IsCanonical(s[VmcsField.HostRip])),
     ];
 
     private static bool HostEferModeBitsMatch(in VmEntryState s)

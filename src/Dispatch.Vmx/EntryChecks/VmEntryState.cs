@@ -61,8 +61,6 @@ public readonly struct VmEntryState
     /// <summary>A 4 KiB-aligned physical address within MAXPHYADDR (SDM 27.2.1.1 for the bitmap and APIC pages).</summary>
     public bool IsPageAddress(ulong address) => (address & 0xFFF) == 0 && IsPhysicalAddress(address);
 
-    /// <summary>Canonical for 48-bit linear addresses: bits 63:47 all equal (SDM 3.3.7.1).</summary>
-    public static bool IsCanonical(ulong address) => (ulong)((long)(address << 16) >> 16) == address;
 
     /// <summary>A valid IA32_PAT value: every byte is 0, 1, 4, 5, 6 or 7 (SDM 27.2.2 and 27.3.1.1).</summary>
     public static bool IsValidPat(ulong pat)
