@@ -31,6 +31,9 @@ internal sealed unsafe partial class Processor
     private const int RcxIndex = 1, RspIndex = 4;
 
     private ulong _currentInstructionIp;
+    // Instructions the block loop has retired in this call before the one it is about to run that may throw (a memory
+    // access or a general handler), so that an exception unwinding past it does not lose them from the count.
+    private int _retiredBeforeThrow;
     private int _currentInstructionLength;
 
     /// <summary>Runs guest code for at most <paramref name="budget"/> instructions and event deliveries.</summary>
@@ -44,6 +47,10 @@ internal sealed unsafe partial class Processor
             }
             catch (ExecutionInterrupt)
             {
+                // The instructions the block loop retired before the one that threw still count.
+                budget -= _retiredBeforeThrow;
+                InstructionsRetired += _retiredBeforeThrow;
+                _retiredBeforeThrow = 0;
                 if (ResolveFault(ref budget, out StopReason stop)) return stop;
             }
         }
@@ -88,6 +95,7 @@ internal sealed unsafe partial class Processor
             int limit = budget < ops.Length ? (int)budget : ops.Length;
             // RunBlock may go on into the blocks that follow: block and ops are then the last one it ran.
             int executed = RunBlock(ref block, ref ops, limit, budget, out int chained, out ExecutionStatus status);
+            _retiredBeforeThrow = 0;
             budget -= chained + executed;
             InstructionsRetired += chained + executed;
             if (status == ExecutionStatus.Exit)
@@ -162,6 +170,7 @@ internal sealed unsafe partial class Processor
                     ulong address = FastAddress(gpr, ref op);
                     if (!IsCanonical(address)) goto default;
                     _currentInstructionIp = op.Ip;
+                    _retiredBeforeThrow = chained + i;
                     if (!TryReadMemory(address, op.Size, out ulong loaded)) goto faulted;
                     gpr[op.Dst] = loaded;
                     break;
@@ -172,6 +181,7 @@ internal sealed unsafe partial class Processor
                     ulong address = FastAddress(gpr, ref op);
                     if (!IsCanonical(address)) goto default;
                     _currentInstructionIp = op.Ip;
+                    _retiredBeforeThrow = chained + i;
                     if (!TryWriteMemory(address, op.Size, op.Kind == FastKind.Store ? gpr[op.Src] : op.Immediate)) goto faulted;
                     if (!block.Valid)
                     {
@@ -217,6 +227,7 @@ internal sealed unsafe partial class Processor
                     ulong address = FastAddress(gpr, ref op);
                     if (!IsCanonical(address)) goto default;
                     _currentInstructionIp = op.Ip;
+                    _retiredBeforeThrow = chained + i;
                     ulong b = ReadMemory(address, op.Size);
                     ulong r = AluWithFlags(op.Alu, gpr[op.Dst] & op.Mask, b, ref op);
                     if (op.Alu is not (AluOperation.Cmp or AluOperation.Test)) gpr[op.Dst] = r;
@@ -227,6 +238,7 @@ internal sealed unsafe partial class Processor
                     ulong address = FastAddress(gpr, ref op);
                     if (!IsCanonical(address)) goto default;
                     _currentInstructionIp = op.Ip;
+                    _retiredBeforeThrow = chained + i;
                     ulong a = ReadMemory(address, op.Size);
                     ulong b = op.Src == MicroOp.NoRegister ? op.Immediate : gpr[op.Src] & op.Mask;
                     if (op.Alu is AluOperation.Cmp or AluOperation.Test)
@@ -304,6 +316,7 @@ internal sealed unsafe partial class Processor
                     ulong address = FastAddress(gpr, ref op);
                     if (!IsCanonical(address)) goto default;
                     _currentInstructionIp = op.Ip;
+                    _retiredBeforeThrow = chained + i;
                     ulong v = ReadMemory(address, op.SourceSize);
                     gpr[op.Dst] = op.Kind == FastKind.MovzxLoad ? v : (ulong)((long)(v << op.ExtendShift) >> op.ExtendShift) & op.Mask;
                     break;
@@ -323,6 +336,7 @@ internal sealed unsafe partial class Processor
                     ulong address = FastAddress(gpr, ref op);
                     if (!IsCanonical(address)) goto default;
                     _currentInstructionIp = op.Ip;
+                    _retiredBeforeThrow = chained + i;
                     // The source is read (and may fault) whatever the condition.
                     ulong v = ReadMemory(address, op.Size);
                     ref ulong target = ref gpr[op.Dst];
@@ -355,6 +369,7 @@ internal sealed unsafe partial class Processor
                     goto BlockEnded;
                 case FastKind.Call:
                     _currentInstructionIp = op.Ip;
+                    _retiredBeforeThrow = chained + i;
                     Push(op.NextIp);
                     Rip = op.Immediate;
                     status = ExecutionStatus.Branched;
@@ -362,6 +377,7 @@ internal sealed unsafe partial class Processor
                     goto BlockEnded;
                 case FastKind.Ret:
                     _currentInstructionIp = op.Ip;
+                    _retiredBeforeThrow = chained + i;
                     Rip = Pop();
                     status = ExecutionStatus.Branched;
                     i++;
@@ -369,6 +385,7 @@ internal sealed unsafe partial class Processor
                 case FastKind.Push:
                 {
                     _currentInstructionIp = op.Ip;
+                    _retiredBeforeThrow = chained + i;
                     ulong value = gpr[op.Src];
                     ulong rsp = gpr[RspIndex] - 8;
                     WriteMemory(rsp, 8, value);
@@ -384,6 +401,7 @@ internal sealed unsafe partial class Processor
                 case FastKind.Pop:
                 {
                     _currentInstructionIp = op.Ip;
+                    _retiredBeforeThrow = chained + i;
                     ulong value = ReadMemory(gpr[RspIndex], 8);
                     gpr[RspIndex] += 8;
                     gpr[op.Dst] = value;
@@ -392,6 +410,7 @@ internal sealed unsafe partial class Processor
                 default:
                 {
                     _currentInstructionIp = op.Ip;
+                    _retiredBeforeThrow = chained + i;
                     _currentInstructionLength = op.Length;
                     Rip = op.NextIp;
                     var s = ExecuteInstruction(ref block.Instructions[i], op.Size);

@@ -199,4 +199,26 @@ public sealed class RunBudgetTests
             Assert.Equal((4UL << 20) + (1UL << 40) - vcpu.Registers.Rcx, vcpu.Registers.Rdi);
         }
     }
+
+    [Fact]
+    public void Instructions_retired_before_a_faulting_memory_operand_in_the_same_block_are_counted()
+    {
+        // Four moves retire; the read-modify-write of an unmapped address faults (#PF exits) and does not.
+        var (vm, vcpu) = TestGuest.Create(a =>
+        {
+            a.mov(eax, 1);
+            a.mov(ecx, 2);
+            a.mov(edx, 3);
+            a.mov(rbx, 0x7F00_0000_0000);
+            a.add(__dword_ptr[rbx], eax);
+            a.hlt();
+        });
+        using (vm)
+        {
+            var handler = new RecordingHandler();
+            vcpu.Run(ref handler, new RunOptions { MaxInstructions = 1000 });
+            Assert.Equal(ExitReason.ExceptionOrNmi, handler.Exits[0].Reason.Basic);
+            Assert.Equal(4, vcpu.InstructionsRetired);
+        }
+    }
 }
