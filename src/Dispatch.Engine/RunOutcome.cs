@@ -18,8 +18,9 @@ public enum RunOutcome : byte
     /// <summary>A handler threw; <see cref="RunResult.Exception"/> holds it and the guest state is as the exit left it.</summary>
     HandlerFailed,
     /// <summary>
-    /// The engine itself failed (a defect in Dispatch, never something a guest may cause); <see cref="RunResult.Exception"/>
-    /// holds it. The vCPU should not be run again.
+    /// The engine itself failed (a defect in Dispatch, never something a guest may cause), or a VM exit ended in a VMX
+    /// abort because the VMM's VM-exit MSR areas cannot be processed (a <see cref="VmxAbortException"/>, Intel SDM
+    /// Vol. 3C, 28.7); <see cref="RunResult.Exception"/> holds it. The vCPU should not be run again.
     /// </summary>
     EngineFailed,
 }
