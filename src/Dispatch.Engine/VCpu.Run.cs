@@ -237,7 +237,8 @@ public sealed partial class VCpu
             IdtVectoring = new InterruptionInfo(e.IdtVectoringInformation),
             IdtVectoringErrorCode = e.IdtVectoringErrorCode,
         });
-        // A failed entry loaded no guest state, so there is none to save (27.8), and the processor is not in sync.
+        // A failed entry saves no guest state (27.8), and the processor is not in sync: reason 33 loaded nothing, reason 34
+        // loaded the guest state (and perhaps some MSRs), and the next entry loads the guest state again.
         // The exit MSR-load area is still processed (27.8); the counts are read from the VMCS, which may not be loaded.
         if (e.EntryFailure)
         {
