@@ -143,11 +143,11 @@ public sealed class MsrAreaTests
     private static void WriteLstarAndKernelGsBase(Assembler a)
     {
         a.mov(ecx, Msr.Ia32Lstar);
-        a.mov(eax, (uint)LstarValue);
+        a.mov(eax, unchecked((uint)LstarValue));
         a.mov(edx, (uint)(LstarValue >> 32));
         a.wrmsr();
         a.mov(ecx, Msr.Ia32KernelGsBase);
-        a.mov(eax, (uint)KernelGsValue);
+        a.mov(eax, unchecked((uint)KernelGsValue));
         a.mov(edx, (uint)(KernelGsValue >> 32));
         a.wrmsr();
         a.hlt();
@@ -170,7 +170,8 @@ public sealed class MsrAreaTests
             Assert.Equal(ExitReason.Hlt, Assert.Single(handler.Exits).Reason.Basic);
             Assert.Equal(LstarValue, vm.Memory.ReadUInt64(new GuestPhysicalAddress(StoreArea + 8)));
             Assert.Equal(KernelGsValue, vm.Memory.ReadUInt64(new GuestPhysicalAddress(StoreArea + 24)));
-            Assert.Equal(0UL, vm.Memory.ReadUInt64(new GuestPhysicalAddress(StoreArea + 40))); // STAR never written
+            Assert.Equal(vcpu.ReadMsr(Msr.Ia32Star), vm.Memory.ReadUInt64(new GuestPhysicalAddress(StoreArea + 40))); // as set up
+            Assert.NotEqual(Sentinel, vm.Memory.ReadUInt64(new GuestPhysicalAddress(StoreArea + 40)));
             Assert.Equal((ulong)Msr.Ia32Lstar, vm.Memory.ReadUInt64(new GuestPhysicalAddress(StoreArea))); // index untouched
         }
     }
