@@ -18,8 +18,14 @@ public enum RunOutcome : byte
     /// <summary>A handler threw; <see cref="RunResult.Exception"/> holds it and the guest state is as the exit left it.</summary>
     HandlerFailed,
     /// <summary>
-    /// The engine itself failed (a defect in Dispatch, never something a guest may cause); <see cref="RunResult.Exception"/>
-    /// holds it. The vCPU should not be run again.
+    /// The engine itself failed (a defect in Dispatch, never something a guest or a VMCS may cause);
+    /// <see cref="RunResult.Exception"/> holds it. The vCPU should not be run again.
     /// </summary>
     EngineFailed,
+    /// <summary>
+    /// A VM exit ended in a VMX abort because the VMM's VM-exit MSR areas cannot be processed (Intel SDM Vol. 3C, 28.7);
+    /// <see cref="RunResult.Exception"/> is a <see cref="VmxAbortException"/> with the abort indicator, entry and MSR.
+    /// As on hardware, the vCPU must not be run again until the VMM has repaired the VMCS.
+    /// </summary>
+    VmxAbort,
 }

@@ -10,6 +10,7 @@ public readonly record struct RunResult(RunOutcome Outcome, ExitReasonField Last
         RunOutcome.EntryFailed => $"VM entry failed (VM-instruction error {(int)InstructionError}: {InstructionError})",
         RunOutcome.Unhandled => $"unhandled exit: {LastExit}",
         RunOutcome.EngineFailed => $"engine failure: {Exception?.GetType().Name}: {Exception?.Message}",
+        RunOutcome.VmxAbort => $"VMX abort: {Exception?.Message}",
         RunOutcome.HandlerFailed => $"handler for {LastExit} threw {Exception?.GetType().Name}: {Exception?.Message}",
         _ => Outcome.ToString(),
     };

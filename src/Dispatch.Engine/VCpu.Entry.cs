@@ -5,8 +5,9 @@ using Dispatch.Vmx;
 namespace Dispatch;
 
 /// <summary>
-/// VM entry (Intel SDM Vol. 3C, chapter 27): launch state, checks, guest-state load, then event injection (27.6). A
-/// guest-state check failure is not an error return: it is a VM exit with bit 31 set, reason 33.
+/// VM entry (Intel SDM Vol. 3C, chapter 27): launch state, checks, guest-state load, the VM-entry MSR-load area (27.4),
+/// then event injection (27.6). A guest-state check failure is not an error return: it is a VM exit with bit 31 set,
+/// reason 33; an MSR-load failure likewise, reason 34.
 /// </summary>
 public sealed partial class VCpu
 {
@@ -62,8 +63,23 @@ public sealed partial class VCpu
             exitedOnEntry = true;
             return VmInstructionError.None;
         }
-        IsLaunched = true;
         LoadGuestState();
+        uint entryMsrCount = Vmcs.Read32(VmcsField.VmEntryMsrLoadCount);
+        if (entryMsrCount != 0)
+        {
+            // 27.4: after the guest state; a failing entry fails the VM entry with its 1-based number as the qualification,
+            // and the launch state stays as it was (31.3, VMLAUNCH). No guest state is saved by the exit (27.8), so the
+            // next entry loads the VMCS again.
+            uint failedEntry = LoadEntryMsrArea(entryMsrCount);
+            if (failedEntry != 0)
+            {
+                Processor.BeginExit(ExitReason.EntryFailureMsrLoading, failedEntry);
+                Processor.Exit.EntryFailure = true;
+                exitedOnEntry = true;
+                return VmInstructionError.None;
+            }
+        }
+        IsLaunched = true;
         ArmPreemptionTimer();
 
         uint injection = Vmcs.Read32(VmcsField.VmEntryInterruptionInformation);

@@ -59,6 +59,7 @@ public sealed partial class VCpu
         p.Interruptibility = v.Read32(VmcsField.GuestInterruptibilityState);
         p.Halted = v.Read32(VmcsField.GuestActivityState) == 1;
         p.Controls.Load(v);
+        _exitUsesMsrAreas = ExitUsesMsrAreas(v);
         if (_flushTlbOnLoad || !p.Controls.Has(SecondaryProcessorControls.EnableVpid) || p.Cr0 != oldCr0 || p.Cr3 != oldCr3 || p.Cr4 != oldCr4 || p.Efer != oldEfer
             || p.Controls.EptEnabled != oldEpt || p.Controls.EptPointer != oldEptPointer)
         {

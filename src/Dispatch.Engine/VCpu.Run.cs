@@ -100,7 +100,8 @@ public sealed partial class VCpu
             exitedOnEntry = false;
 
             // VM exit: record, then dispatch.
-            RecordExit();
+            if (RecordExit() is { } abort)
+                return new RunResult(RunOutcome.VmxAbort, new ExitReasonField(Vmcs.Read32(VmcsField.VmExitReason)), VmInstructionError.None, abort);
             var reason = Processor.Exit.Reason;
             Statistics.Record(reason);
             long start = measure ? Stopwatch.GetTimestamp() : 0;
@@ -218,8 +219,11 @@ public sealed partial class VCpu
             || c.Has(PrimaryProcessorControls.InterruptWindowExiting) || c.Has(PrimaryProcessorControls.NmiWindowExiting);
     }
 
-    /// <summary>Writes the exit information gathered by the processor into the VMCS and saves the guest state (28.2, 28.3).</summary>
-    private void RecordExit()
+    /// <summary>
+    /// Writes the exit information gathered by the processor into the VMCS, saves the guest state and processes the
+    /// VM-exit MSR areas (28.2, 28.3, 28.4, 28.6). Returns the VMX abort the MSR areas caused, if any (null normally).
+    /// </summary>
+    private VmxAbortException? RecordExit()
     {
         ref PendingExit e = ref Processor.Exit;
         Vmcs.RecordExit(new VmExitInformation(ExitReasonField.From(e.Reason, e.EntryFailure), e.Qualification)
@@ -233,14 +237,17 @@ public sealed partial class VCpu
             IdtVectoring = new InterruptionInfo(e.IdtVectoringInformation),
             IdtVectoringErrorCode = e.IdtVectoringErrorCode,
         });
-        // A failed entry loaded no guest state, so there is none to save (27.8), and the processor is not in sync.
+        // A failed entry saves no guest state (27.8), and the processor is not in sync: reason 33 loaded nothing, reason 34
+        // loaded the guest state (and perhaps some MSRs), and the next entry loads the guest state again.
+        // The exit MSR-load area is still processed (27.8); the counts are read from the VMCS, which may not be loaded.
         if (e.EntryFailure)
         {
             _stateVersion = -1;
-            return;
+            return ExitUsesMsrAreas(Vmcs) ? ProcessExitMsrAreas(entryFailure: true) : null;
         }
         SaveGuestState();
         _stateVersion = Vmcs.Version;
+        return _exitUsesMsrAreas ? ProcessExitMsrAreas(entryFailure: false) : null;
     }
 
     /// <summary>Mirrors the engine's own VMCS writes after an exit (RIP advance, end of STI blocking) into the processor.</summary>

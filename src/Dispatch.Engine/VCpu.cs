@@ -48,15 +48,15 @@ public sealed partial class VCpu
     /// </summary>
     public ulong ReadMsr(uint msr)
     {
-        try { return Processor.ReadMsr(msr); }
-        catch (Execution.ExecutionInterrupt) { throw new ArgumentOutOfRangeException(nameof(msr), $"MSR 0x{msr:X} is not implemented by the model."); }
+        if (Processor.TryReadMsr(msr, out ulong value)) return value;
+        throw new ArgumentOutOfRangeException(nameof(msr), $"MSR 0x{msr:X} is not implemented by the model.");
     }
 
     /// <summary>Writes a model-specific register of the guest's processor, with the checks WRMSR makes (e.g. canonical addresses).</summary>
     public void WriteMsr(uint msr, ulong value)
     {
-        try { Processor.WriteMsr(msr, value); }
-        catch (Execution.ExecutionInterrupt) { throw new ArgumentException($"MSR 0x{msr:X} does not accept 0x{value:X} (WRMSR would raise #GP).", nameof(value)); }
+        if (!Processor.TryWriteMsr(msr, value))
+            throw new ArgumentException($"MSR 0x{msr:X} does not accept 0x{value:X} (WRMSR would raise #GP).", nameof(value));
     }
 
     /// <summary>Sets the launch state to "clear", as VMCLEAR does, so the next run uses VMLAUNCH semantics.</summary>

@@ -16,5 +16,11 @@ public sealed partial class Vmcs
     /// <summary>The launch state of this VMCS; it belongs to the VMCS, not to the processor (SDM Vol. 3C, 25.1).</summary>
     public VmcsLaunchState LaunchState { get; internal set; }
 
+    /// <summary>
+    /// Set when VMXOFF leaves VMX operation while this VMCS is launched; VMCLEAR and VMLAUNCH reset it. A VMRESUME of
+    /// such a VMCS fails with VM-instruction error 6 (SDM Vol. 3C, 31.4: "VMRESUME after VMXOFF").
+    /// </summary>
+    internal bool LaunchedBeforeVmxoff { get; set; }
+
     public uint Read32(VmcsField field) => (uint)Read(field);
 }

@@ -248,4 +248,38 @@ public class VmxProcessorTests
         Assert.Equal(VmcsLaunchState.Clear, vmcs.LaunchState);
         Assert.True(new ExitReasonField((uint)vmcs.Read(VmcsField.VmExitReason)).IsEntryFailure);
     }
+
+    [Fact]
+    public void VmresumeOfAVmcsLaunchedBeforeVmxoffAndVmxonFailsWithError6()
+    {
+        var cpu = ReadyToLaunch();
+        Assert.Equal(VmxInstructionOutcome.VmEntered, cpu.Vmlaunch().Outcome);
+        Assert.Equal(VmxInstructionResult.Succeed, cpu.Vmxoff());
+        Assert.Equal(VmxInstructionResult.Succeed, cpu.Vmxon(Vmxon));
+        Assert.Equal(VmxInstructionResult.Succeed, cpu.Vmptrld(VmcsA));
+        AssertFailValid(cpu, cpu.Vmresume(), VmInstructionError.VmresumeAfterVmxoff);
+        // The other outcomes are unchanged: the VMCS is still launched for VMLAUNCH, and VMCLEAR starts it afresh.
+        AssertFailValid(cpu, cpu.Vmlaunch(), VmInstructionError.VmlaunchNonClearVmcs);
+        Assert.Equal(VmxInstructionResult.Succeed, cpu.Vmclear(VmcsA));
+        Assert.Equal(VmxInstructionResult.Succeed, cpu.Vmptrld(VmcsA));
+        Assert.Equal(VmxInstructionOutcome.VmEntered, cpu.Vmlaunch().Outcome);
+        Assert.Equal(VmxInstructionOutcome.VmEntered, cpu.Vmresume().Outcome);
+    }
+
+    [Fact]
+    public void VmresumeWithoutVmxoffInBetweenOrAfterVmclearIsNotError6()
+    {
+        var cpu = ReadyToLaunch();
+        Assert.Equal(VmxInstructionOutcome.VmEntered, cpu.Vmlaunch().Outcome);
+        // Another VMCS made current and back: the launch state survives, VMRESUME enters.
+        Assert.Equal(VmxInstructionResult.Succeed, cpu.Vmptrld(VmcsB));
+        Assert.Equal(VmxInstructionResult.Succeed, cpu.Vmptrld(VmcsA));
+        Assert.Equal(VmxInstructionOutcome.VmEntered, cpu.Vmresume().Outcome);
+        // VMCLEAR before VMXOFF, as software should: after VMXON the VMCS is clear, so VMRESUME is error 5, not 6.
+        Assert.Equal(VmxInstructionResult.Succeed, cpu.Vmclear(VmcsA));
+        Assert.Equal(VmxInstructionResult.Succeed, cpu.Vmxoff());
+        Assert.Equal(VmxInstructionResult.Succeed, cpu.Vmxon(Vmxon));
+        Assert.Equal(VmxInstructionResult.Succeed, cpu.Vmptrld(VmcsA));
+        AssertFailValid(cpu, cpu.Vmresume(), VmInstructionError.VmresumeNonLaunchedVmcs);
+    }
 }

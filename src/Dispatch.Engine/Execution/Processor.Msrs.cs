@@ -22,61 +22,103 @@ internal sealed partial class Processor
         return (ReadPhysicalByte(Controls.MsrBitmap + (ulong)offset + (bit >> 3)) & (1 << (int)(bit & 7))) != 0;
     }
 
+    /// <summary>RDMSR: the MSR's value, or #GP(0) for an MSR the model lacks.</summary>
     internal ulong ReadMsr(uint msr)
     {
-        switch (msr)
-        {
-            case Msr.Ia32TimeStampCounter: return GuestTsc();
-            case Msr.Ia32ApicBase: return ApicBase;
-            case Msr.Ia32FeatureControl: return 1; // locked, VMX disabled for the guest
-            case Msr.Ia32SysenterCs: return SysenterCs;
-            case Msr.Ia32SysenterEsp: return SysenterEsp;
-            case Msr.Ia32SysenterEip: return SysenterEip;
-            case Msr.Ia32MiscEnable: return 1; // fast strings
-            case Msr.Ia32DebugCtl: return Debugctl;
-            case Msr.Ia32Pat: return Pat;
-            case Msr.Ia32Efer: return Efer;
-            case Msr.Ia32Star: return Star;
-            case Msr.Ia32Lstar: return Lstar;
-            case Msr.Ia32Cstar: return Cstar;
-            case Msr.Ia32Fmask: return Sfmask;
-            case Msr.Ia32FsBase: return Fs.Base;
-            case Msr.Ia32GsBase: return Gs.Base;
-            case Msr.Ia32KernelGsBase: return KernelGsBase;
-            case Msr.Ia32TscAux: return TscAux;
-        }
-        RaiseException(ExceptionVector.GeneralProtection, 0);
-        return 0;
+        if (!TryReadMsr(msr, out ulong value)) RaiseException(ExceptionVector.GeneralProtection, 0);
+        return value;
     }
 
+    /// <summary>WRMSR: writes the MSR, or #GP(0) for an MSR the model lacks or a value WRMSR rejects.</summary>
     internal void WriteMsr(uint msr, ulong value)
     {
-        bool canonical = IsCanonical(value);
+        if (!TryWriteMsr(msr, value)) RaiseException(ExceptionVector.GeneralProtection, 0);
+    }
+
+    /// <summary>
+    /// The value RDMSR would return, without raising anything: false where RDMSR would raise #GP. Used by RDMSR and by
+    /// the VM-exit MSR-store area (Intel SDM Vol. 3C, 28.4), which must not disturb the guest's event state.
+    /// </summary>
+    internal bool TryReadMsr(uint msr, out ulong value)
+    {
         switch (msr)
         {
-            case Msr.Ia32TimeStampCounter: TscOffset += (long)(value - GuestTsc()); return;
-            case Msr.Ia32ApicBase: ApicBase = value; return;
-            case Msr.Ia32SysenterCs: SysenterCs = value & 0xFFFF_FFFF; return;
-            case Msr.Ia32SysenterEsp when canonical: SysenterEsp = value; return;
-            case Msr.Ia32SysenterEip when canonical: SysenterEip = value; return;
-            case Msr.Ia32DebugCtl when (value & ~0x3UL) == 0: Debugctl = value; return;
-            case Msr.Ia32Pat when VmEntryState.IsValidPat(value): Pat = value; return;
+            case Msr.Ia32TimeStampCounter: value = GuestTsc(); return true;
+            case Msr.Ia32ApicBase: value = ApicBase; return true;
+            case Msr.Ia32FeatureControl: value = 1; return true; // locked, VMX disabled for the guest
+            case Msr.Ia32SysenterCs: value = SysenterCs; return true;
+            case Msr.Ia32SysenterEsp: value = SysenterEsp; return true;
+            case Msr.Ia32SysenterEip: value = SysenterEip; return true;
+            case Msr.Ia32MiscEnable: value = 1; return true; // fast strings
+            case Msr.Ia32DebugCtl: value = Debugctl; return true;
+            case Msr.Ia32Pat: value = Pat; return true;
+            case Msr.Ia32Efer: value = Efer; return true;
+            case Msr.Ia32Star: value = Star; return true;
+            case Msr.Ia32Lstar: value = Lstar; return true;
+            case Msr.Ia32Cstar: value = Cstar; return true;
+            case Msr.Ia32Fmask: value = Sfmask; return true;
+            case Msr.Ia32FsBase: value = Fs.Base; return true;
+            case Msr.Ia32GsBase: value = Gs.Base; return true;
+            case Msr.Ia32KernelGsBase: value = KernelGsBase; return true;
+            case Msr.Ia32TscAux: value = TscAux; return true;
+        }
+        value = 0;
+        return false;
+    }
+
+    /// <summary>
+    /// Whether WRMSR could ever accept <paramref name="value"/> for <paramref name="msr"/>: the MSR exists in the model,
+    /// is writable, and the value has no reserved bits set and is canonical where an address is expected. Rules that
+    /// depend on the processor's current state (EFER.LME while paging is on) are left to <see cref="TryWriteMsr"/>.
+    /// The VM-exit MSR-load area, whose MSRs belong to the host, is validated with this alone.
+    /// </summary>
+    internal static bool IsWritableMsrValue(uint msr, ulong value)
+    {
+        bool canonical = IsCanonical(value);
+        return msr switch
+        {
+            Msr.Ia32TimeStampCounter or Msr.Ia32ApicBase or Msr.Ia32SysenterCs or Msr.Ia32Star or Msr.Ia32Fmask => true,
+            Msr.Ia32SysenterEsp or Msr.Ia32SysenterEip or Msr.Ia32Lstar or Msr.Ia32Cstar => canonical,
+            Msr.Ia32FsBase or Msr.Ia32GsBase or Msr.Ia32KernelGsBase => canonical,
+            Msr.Ia32DebugCtl => (value & ~0x3UL) == 0,
+            Msr.Ia32Pat => VmEntryState.IsValidPat(value),
+            Msr.Ia32Efer => (value & ~(EferSCE | EferLME | EferLMA | EferNXE)) == 0,
+            Msr.Ia32TscAux => value >> 32 == 0,
+            _ => false,
+        };
+    }
+
+    /// <summary>
+    /// WRMSR without raising anything: false (and nothing written) where WRMSR would raise #GP. Used by WRMSR and by the
+    /// VM-entry MSR-load area (Intel SDM Vol. 3C, 27.4), whose entries load "as WRMSR would".
+    /// </summary>
+    internal bool TryWriteMsr(uint msr, ulong value)
+    {
+        if (!IsWritableMsrValue(msr, value)) return false;
+        switch (msr)
+        {
+            case Msr.Ia32TimeStampCounter: TscOffset += (long)(value - GuestTsc()); return true;
+            case Msr.Ia32ApicBase: ApicBase = value; return true;
+            case Msr.Ia32SysenterCs: SysenterCs = value & 0xFFFF_FFFF; return true;
+            case Msr.Ia32SysenterEsp: SysenterEsp = value; return true;
+            case Msr.Ia32SysenterEip: SysenterEip = value; return true;
+            case Msr.Ia32DebugCtl: Debugctl = value; return true;
+            case Msr.Ia32Pat: Pat = value; return true;
             case Msr.Ia32Efer:
                 // LME cannot change while paging is on; LMA is read-only (Vol. 3A, 9.8.5).
-                if ((value & ~(EferSCE | EferLME | EferLMA | EferNXE)) != 0) break;
-                if (((value ^ Efer) & EferLME) != 0 && (Cr0 & Cr0PG) != 0) break;
+                if (((value ^ Efer) & EferLME) != 0 && (Cr0 & Cr0PG) != 0) return false;
                 if (((value ^ Efer) & EferNXE) != 0) FlushTlb();
                 Efer = (value & ~EferLMA) | (Efer & EferLMA);
-                return;
-            case Msr.Ia32Star: Star = value; return;
-            case Msr.Ia32Lstar when canonical: Lstar = value; return;
-            case Msr.Ia32Cstar when canonical: Cstar = value; return;
-            case Msr.Ia32Fmask: Sfmask = value & 0xFFFF_FFFF; return;
-            case Msr.Ia32FsBase when canonical: Fs.Base = value; return;
-            case Msr.Ia32GsBase when canonical: Gs.Base = value; return;
-            case Msr.Ia32KernelGsBase when canonical: KernelGsBase = value; return;
-            case Msr.Ia32TscAux when value >> 32 == 0: TscAux = value; return;
+                return true;
+            case Msr.Ia32Star: Star = value; return true;
+            case Msr.Ia32Lstar: Lstar = value; return true;
+            case Msr.Ia32Cstar: Cstar = value; return true;
+            case Msr.Ia32Fmask: Sfmask = value & 0xFFFF_FFFF; return true;
+            case Msr.Ia32FsBase: Fs.Base = value; return true;
+            case Msr.Ia32GsBase: Gs.Base = value; return true;
+            case Msr.Ia32KernelGsBase: KernelGsBase = value; return true;
+            case Msr.Ia32TscAux: TscAux = value; return true;
         }
-        RaiseException(ExceptionVector.GeneralProtection, 0);
+        return false;
     }
 }

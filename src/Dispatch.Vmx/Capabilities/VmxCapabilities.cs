@@ -48,6 +48,12 @@ public sealed record VmxCapabilities
     /// <summary>IA32_VMX_MISC bits 24:16: how many CR3-target values the processor supports (SDM A.6).</summary>
     public int Cr3TargetCount => (int)((Misc >> 16) & 0x1FF);
 
+    /// <summary>
+    /// The recommended maximum number of entries in each MSR list: 512 * (IA32_VMX_MISC[27:25] + 1) (Intel SDM Vol. 3D,
+    /// A.6). Beyond it the SDM promises nothing; the model fails the entry that exceeds it.
+    /// </summary>
+    public uint MaxMsrListEntries => 512u * (uint)(((Misc >> 25) & 7) + 1);
+
     /// <summary>IA32_VMX_MISC bits 8:6: whether activity state 1 (HLT), 2 (shutdown), 3 (wait-for-SIPI) is supported (SDM A.6).</summary>
     public bool SupportsActivityState(uint state) => state == 0 || (state <= 3 && (Misc & (1UL << (int)(5 + state))) != 0);
 

@@ -55,10 +55,16 @@ public sealed class VmxProcessor
         return VmxInstructionResult.Succeed;
     }
 
-    /// <summary>VMXOFF (SDM 31.3): leave VMX operation. Dual-monitor treatment (error 23) is not modelled.</summary>
+    /// <summary>
+    /// VMXOFF (SDM 31.3): leave VMX operation. VMCSs launched at this point are remembered as such, so that VMRESUME
+    /// after the next VMXON fails with error 6 (31.4). Dual-monitor treatment (error 23) is not modelled.
+    /// </summary>
     public VmxInstructionResult Vmxoff()
     {
         if (!InVmxOperation) return VmxInstructionResult.InvalidOpcode;
+        // A VMCS still launched here cannot be resumed after the next VMXON (error 6) until VMCLEAR makes it clear.
+        foreach (Vmcs vmcs in _vmcsByAddress.Values)
+            if (vmcs.LaunchState == VmcsLaunchState.Launched) vmcs.LaunchedBeforeVmxoff = true;
         InVmxOperation = false;
         VmxonPointer = InvalidVmcsPointer;
         CurrentVmcsPointer = InvalidVmcsPointer;
@@ -72,7 +78,9 @@ public sealed class VmxProcessor
         if (!InVmxOperation) return VmxInstructionResult.InvalidOpcode;
         if (!IsRegionAddress(address)) return Fail(VmInstructionError.VmclearInvalidAddress);
         if (address == VmxonPointer) return Fail(VmInstructionError.VmclearWithVmxonPointer);
-        VmcsFor(address).LaunchState = VmcsLaunchState.Clear;
+        Vmcs cleared = VmcsFor(address);
+        cleared.LaunchState = VmcsLaunchState.Clear;
+        cleared.LaunchedBeforeVmxoff = false;
         if (address == CurrentVmcsPointer)
         {
             CurrentVmcsPointer = InvalidVmcsPointer;
@@ -152,6 +160,7 @@ public sealed class VmxProcessor
         if (blockedByMovSs) return FailValid(vmcs, VmInstructionError.EntryEventsBlockedByMovSs);
         if (launch && vmcs.LaunchState != VmcsLaunchState.Clear) return FailValid(vmcs, VmInstructionError.VmlaunchNonClearVmcs);
         if (!launch && vmcs.LaunchState != VmcsLaunchState.Launched) return FailValid(vmcs, VmInstructionError.VmresumeNonLaunchedVmcs);
+        if (!launch && vmcs.LaunchedBeforeVmxoff) return FailValid(vmcs, VmInstructionError.VmresumeAfterVmxoff);
 
         VmEntryCheckResult check = VmEntryChecks.Run(vmcs, Capabilities);
         LastEntryCheck = check;
@@ -164,7 +173,11 @@ public sealed class VmxProcessor
                 vmcs.RecordExit(new VmExitInformation(check.ExitReason, (ulong)check.Qualification));
                 return new VmxInstructionResult(VmxInstructionOutcome.EntryFailureVmExit);
         }
-        if (launch) vmcs.LaunchState = VmcsLaunchState.Launched;
+        if (launch)
+        {
+            vmcs.LaunchState = VmcsLaunchState.Launched;
+            vmcs.LaunchedBeforeVmxoff = false;
+        }
         // SDM 27.6 and 28.2.1: a successful entry consumes the injected event; its valid bit is cleared on the next exit.
         return new VmxInstructionResult(VmxInstructionOutcome.VmEntered);
     }
