@@ -12,42 +12,16 @@ internal sealed unsafe partial class Processor
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ulong ReadMemory(ulong linear, int size)
     {
-        bool user = Cpl == 3;
-        var t = _tlb.Read;
-        int i = SoftwareTlb.Index(linear);
-        if (Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(t.Tags), i) == SoftwareTlb.Tag(linear, user) && (linear & 0xFFF) <= (ulong)(4096 - size))
-        {
-            byte* p = (byte*)Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(t.Hosts), i) + (linear & 0xFFF);
-            return size switch
-            {
-                1 => *p,
-                2 => Unsafe.ReadUnaligned<ushort>(p),
-                4 => Unsafe.ReadUnaligned<uint>(p),
-                _ => Unsafe.ReadUnaligned<ulong>(p),
-            };
-        }
-        return ReadMemorySlow(linear, size);
+        byte* p = CachedHost(_tlb.Read, linear, size);
+        return p != null ? LoadHost(p, size) : ReadMemorySlow(linear, size);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void WriteMemory(ulong linear, int size, ulong value)
     {
-        bool user = Cpl == 3;
-        var t = _tlb.Write;
-        int i = SoftwareTlb.Index(linear);
-        if (Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(t.Tags), i) == SoftwareTlb.Tag(linear, user) && (linear & 0xFFF) <= (ulong)(4096 - size))
-        {
-            byte* p = (byte*)Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(t.Hosts), i) + (linear & 0xFFF);
-            switch (size)
-            {
-                case 1: *p = (byte)value; break;
-                case 2: Unsafe.WriteUnaligned(p, (ushort)value); break;
-                case 4: Unsafe.WriteUnaligned(p, (uint)value); break;
-                default: Unsafe.WriteUnaligned(p, value); break;
-            }
-            return;
-        }
-        WriteMemorySlow(linear, size, value);
+        byte* p = CachedHost(_tlb.Write, linear, size);
+        if (p != null) StoreHost(p, size, value);
+        else WriteMemorySlow(linear, size, value);
     }
 
     private ulong ReadMemorySlow(ulong linear, int size)
@@ -68,19 +42,10 @@ internal sealed unsafe partial class Processor
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool TryReadMemory(ulong linear, int size, out ulong value)
     {
-        bool user = Cpl == 3;
-        var t = _tlb.Read;
-        int i = SoftwareTlb.Index(linear);
-        if (Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(t.Tags), i) == SoftwareTlb.Tag(linear, user) && (linear & 0xFFF) <= (ulong)(4096 - size))
+        byte* p = CachedHost(_tlb.Read, linear, size);
+        if (p != null)
         {
-            byte* p = (byte*)Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(t.Hosts), i) + (linear & 0xFFF);
-            value = size switch
-            {
-                1 => *p,
-                2 => Unsafe.ReadUnaligned<ushort>(p),
-                4 => Unsafe.ReadUnaligned<uint>(p),
-                _ => Unsafe.ReadUnaligned<ulong>(p),
-            };
+            value = LoadHost(p, size);
             return true;
         }
         return TryReadMemorySlow(linear, size, out value);
@@ -90,22 +55,45 @@ internal sealed unsafe partial class Processor
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool TryWriteMemory(ulong linear, int size, ulong value)
     {
-        bool user = Cpl == 3;
-        var t = _tlb.Write;
+        byte* p = CachedHost(_tlb.Write, linear, size);
+        if (p == null) return TryWriteMemorySlow(linear, size, value);
+        StoreHost(p, size, value);
+        return true;
+    }
+
+    /// <summary>
+    /// The host address of [linear, linear + size) when the software TLB maps its page for this access and privilege and
+    /// the access does not cross into the next page; null otherwise (the caller takes the page walk).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private byte* CachedHost(SoftwareTlb.Table t, ulong linear, int size)
+    {
         int i = SoftwareTlb.Index(linear);
-        if (Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(t.Tags), i) == SoftwareTlb.Tag(linear, user) && (linear & 0xFFF) <= (ulong)(4096 - size))
+        if (Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(t.Tags), i) != SoftwareTlb.Tag(linear, Cpl == 3)
+            || (linear & 0xFFF) > (ulong)(4096 - size))
+            return null;
+        return (byte*)Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(t.Hosts), i) + (linear & 0xFFF);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong LoadHost(byte* p, int size) => size switch
+    {
+        1 => *p,
+        2 => Unsafe.ReadUnaligned<ushort>(p),
+        4 => Unsafe.ReadUnaligned<uint>(p),
+        _ => Unsafe.ReadUnaligned<ulong>(p),
+    };
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreHost(byte* p, int size, ulong value)
+    {
+        switch (size)
         {
-            byte* p = (byte*)Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(t.Hosts), i) + (linear & 0xFFF);
-            switch (size)
-            {
-                case 1: *p = (byte)value; break;
-                case 2: Unsafe.WriteUnaligned(p, (ushort)value); break;
-                case 4: Unsafe.WriteUnaligned(p, (uint)value); break;
-                default: Unsafe.WriteUnaligned(p, value); break;
-            }
-            return true;
+            case 1: *p = (byte)value; break;
+            case 2: Unsafe.WriteUnaligned(p, (ushort)value); break;
+            case 4: Unsafe.WriteUnaligned(p, (uint)value); break;
+            default: Unsafe.WriteUnaligned(p, value); break;
         }
-        return TryWriteMemorySlow(linear, size, value);
     }
 
     private bool TryReadMemorySlow(ulong linear, int size, out ulong value)
