@@ -34,6 +34,14 @@ internal sealed unsafe partial class Processor
     // Instructions the block loop has retired in this call before the one it is about to run that may throw (a memory
     // access or a general handler), so that an exception unwinding past it does not lose them from the count.
     private int _retiredBeforeThrow;
+
+    /// <summary>The block loop is about to run the instruction at <paramref name="ip"/>, which may fault.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void MarkFaultPoint(ulong ip, int retiredBefore)
+    {
+        _currentInstructionIp = ip;
+        _retiredBeforeThrow = retiredBefore;
+    }
     private int _currentInstructionLength;
 
     /// <summary>Runs guest code for at most <paramref name="budget"/> instructions and event deliveries.</summary>
@@ -169,8 +177,7 @@ internal sealed unsafe partial class Processor
                 {
                     ulong address = FastAddress(gpr, ref op);
                     if (!IsCanonical(address)) goto default;
-                    _currentInstructionIp = op.Ip;
-                    _retiredBeforeThrow = chained + i;
+                    MarkFaultPoint(op.Ip, chained + i);
                     if (!TryReadMemory(address, op.Size, out ulong loaded)) goto faulted;
                     gpr[op.Dst] = loaded;
                     break;
@@ -180,8 +187,7 @@ internal sealed unsafe partial class Processor
                 {
                     ulong address = FastAddress(gpr, ref op);
                     if (!IsCanonical(address)) goto default;
-                    _currentInstructionIp = op.Ip;
-                    _retiredBeforeThrow = chained + i;
+                    MarkFaultPoint(op.Ip, chained + i);
                     if (!TryWriteMemory(address, op.Size, op.Kind == FastKind.Store ? gpr[op.Src] : op.Immediate)) goto faulted;
                     if (!block.Valid)
                     {
@@ -226,8 +232,7 @@ internal sealed unsafe partial class Processor
                 {
                     ulong address = FastAddress(gpr, ref op);
                     if (!IsCanonical(address)) goto default;
-                    _currentInstructionIp = op.Ip;
-                    _retiredBeforeThrow = chained + i;
+                    MarkFaultPoint(op.Ip, chained + i);
                     ulong b = ReadMemory(address, op.Size);
                     ulong r = AluWithFlags(op.Alu, gpr[op.Dst] & op.Mask, b, ref op);
                     if (op.Alu is not (AluOperation.Cmp or AluOperation.Test)) gpr[op.Dst] = r;
@@ -237,8 +242,7 @@ internal sealed unsafe partial class Processor
                 {
                     ulong address = FastAddress(gpr, ref op);
                     if (!IsCanonical(address)) goto default;
-                    _currentInstructionIp = op.Ip;
-                    _retiredBeforeThrow = chained + i;
+                    MarkFaultPoint(op.Ip, chained + i);
                     ulong a = ReadMemory(address, op.Size);
                     ulong b = op.Src == MicroOp.NoRegister ? op.Immediate : gpr[op.Src] & op.Mask;
                     if (op.Alu is AluOperation.Cmp or AluOperation.Test)
@@ -315,8 +319,7 @@ internal sealed unsafe partial class Processor
                 {
                     ulong address = FastAddress(gpr, ref op);
                     if (!IsCanonical(address)) goto default;
-                    _currentInstructionIp = op.Ip;
-                    _retiredBeforeThrow = chained + i;
+                    MarkFaultPoint(op.Ip, chained + i);
                     ulong v = ReadMemory(address, op.SourceSize);
                     gpr[op.Dst] = op.Kind == FastKind.MovzxLoad ? v : (ulong)((long)(v << op.ExtendShift) >> op.ExtendShift) & op.Mask;
                     break;
@@ -335,8 +338,7 @@ internal sealed unsafe partial class Processor
                 {
                     ulong address = FastAddress(gpr, ref op);
                     if (!IsCanonical(address)) goto default;
-                    _currentInstructionIp = op.Ip;
-                    _retiredBeforeThrow = chained + i;
+                    MarkFaultPoint(op.Ip, chained + i);
                     // The source is read (and may fault) whatever the condition.
                     ulong v = ReadMemory(address, op.Size);
                     ref ulong target = ref gpr[op.Dst];
@@ -368,24 +370,21 @@ internal sealed unsafe partial class Processor
                     i++;
                     goto BlockEnded;
                 case FastKind.Call:
-                    _currentInstructionIp = op.Ip;
-                    _retiredBeforeThrow = chained + i;
+                    MarkFaultPoint(op.Ip, chained + i);
                     Push(op.NextIp);
                     Rip = op.Immediate;
                     status = ExecutionStatus.Branched;
                     i++;
                     goto BlockEnded;
                 case FastKind.Ret:
-                    _currentInstructionIp = op.Ip;
-                    _retiredBeforeThrow = chained + i;
+                    MarkFaultPoint(op.Ip, chained + i);
                     Rip = Pop();
                     status = ExecutionStatus.Branched;
                     i++;
                     goto BlockEnded;
                 case FastKind.Push:
                 {
-                    _currentInstructionIp = op.Ip;
-                    _retiredBeforeThrow = chained + i;
+                    MarkFaultPoint(op.Ip, chained + i);
                     ulong value = gpr[op.Src];
                     ulong rsp = gpr[RspIndex] - 8;
                     WriteMemory(rsp, 8, value);
@@ -400,8 +399,7 @@ internal sealed unsafe partial class Processor
                 }
                 case FastKind.Pop:
                 {
-                    _currentInstructionIp = op.Ip;
-                    _retiredBeforeThrow = chained + i;
+                    MarkFaultPoint(op.Ip, chained + i);
                     ulong value = ReadMemory(gpr[RspIndex], 8);
                     gpr[RspIndex] += 8;
                     gpr[op.Dst] = value;
@@ -409,8 +407,7 @@ internal sealed unsafe partial class Processor
                 }
                 default:
                 {
-                    _currentInstructionIp = op.Ip;
-                    _retiredBeforeThrow = chained + i;
+                    MarkFaultPoint(op.Ip, chained + i);
                     _currentInstructionLength = op.Length;
                     Rip = op.NextIp;
                     var s = ExecuteInstruction(ref block.Instructions[i], op.Size);
