@@ -77,6 +77,26 @@ public sealed partial class VCpu
         AccessRights = Vmcs.Read32(accessRights),
     };
 
+    /// <summary>
+    /// After a VM exit the guest state stays in the processor; the VMCS asks for it (<see cref="IGuestStateHolder"/>) when
+    /// a guest-state field is first read or written, so an exit whose handler reads only exit information and registers
+    /// saves nothing. The save is eager when EFER changed, because it then also updates a control field (the IA-32e mode
+    /// guest entry control follows EFER.LMA), which is outside the guest-state area the deferral covers.
+    /// </summary>
+    private void DeferGuestStateSave()
+    {
+        if (Processor.Efer != _syncedSystemState.Efer) SaveGuestState();
+        else Vmcs.DeferGuestStateSave(_guestStateSaver ??= new GuestStateSaver(this));
+    }
+
+    private GuestStateSaver? _guestStateSaver;
+
+    /// <summary>The save the VMCS calls back; a private object, so that the callback is not part of the vCPU's API.</summary>
+    private sealed class GuestStateSaver(VCpu vcpu) : IGuestStateHolder
+    {
+        public void SaveGuestState(Vmcs vmcs) => vcpu.SaveGuestState();
+    }
+
     private void SaveGuestState()
     {
         var v = Vmcs;

@@ -118,10 +118,11 @@ public sealed partial class VCpu
             if (measure) Statistics.RecordLatency(reason, Stopwatch.GetTimestamp() - start);
 
             // When the handler left the VMCS as the exit wrote it, the engine's own follow-up (advancing RIP) is mirrored
-            // into the processor and the next entry needs neither checks nor a reload.
+            // into the processor (or made there, while the processor still holds the guest state) and the next entry
+            // needs neither checks nor a reload.
             bool untouched = Vmcs.Version == _stateVersion;
             var applied = ApplyAction(action, reason);
-            if (untouched && action.Kind != ExitActionKind.Inject) SyncAfterEngineWrites();
+            if (untouched && action.Kind != ExitActionKind.Inject && !Vmcs.IsGuestStateDeferred) SyncAfterEngineWrites();
             switch (applied)
             {
                 case ActionResult.Stop:
@@ -167,6 +168,13 @@ public sealed partial class VCpu
     /// </summary>
     private void AdvanceGuestRip()
     {
+        if (Vmcs.IsGuestStateDeferred)
+        {
+            // The processor still holds the guest state: the advance happens there, where the deferred save will find it.
+            Processor.Rip += Vmcs.VmExitInstructionLength;
+            Processor.Interruptibility &= ~3u;
+            return;
+        }
         Vmcs.Write(VmcsField.GuestRip, Vmcs.Read(VmcsField.GuestRip) + Vmcs.Read(VmcsField.VmExitInstructionLength));
         uint interruptibility = Vmcs.Read32(VmcsField.GuestInterruptibilityState);
         if ((interruptibility & 3) != 0) Vmcs.Write(VmcsField.GuestInterruptibilityState, interruptibility & ~3u);
@@ -245,7 +253,7 @@ public sealed partial class VCpu
             _stateVersion = -1;
             return ExitUsesMsrAreas(Vmcs) ? ProcessExitMsrAreas(entryFailure: true) : null;
         }
-        SaveGuestState();
+        DeferGuestStateSave();
         _stateVersion = Vmcs.Version;
         return _exitUsesMsrAreas ? ProcessExitMsrAreas(entryFailure: false) : null;
     }

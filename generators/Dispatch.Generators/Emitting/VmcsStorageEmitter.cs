@@ -63,6 +63,13 @@ internal static class VmcsStorageEmitter
         writer.WriteLine("/// load, whether anyone changed the VMCS since: the engine skips re-checking and re-loading an unchanged VMCS.");
         writer.WriteLine("/// </summary>");
         writer.WriteLine("public long Version { get; private set; }");
+        writer.WriteLine();
+        writer.WriteLine("/// <summary>");
+        writer.WriteLine("/// Called before any read or write of a guest-state-area field (encoding bits 11:10 = 2). A class that lets a processor");
+        writer.WriteLine("/// keep the guest state after a VM exit, as hardware keeps the current VMCS cached, implements it to write that state");
+        writer.WriteLine("/// back first; unimplemented, the call compiles away.");
+        writer.WriteLine("/// </summary>");
+        writer.WriteLine("partial void OnGuestStateAreaAccess();");
 
         for (int i = 0; i < full.Length; i++)
             WriteProperty(writer, full[i], i);
@@ -73,6 +80,7 @@ internal static class VmcsStorageEmitter
         writer.OpenBlock($"public ulong Read({enumType} field)");
         writer.WriteLine("int slot = SlotOf((uint)field);");
         writer.WriteLine("if (slot < 0) ThrowUnsupported(field);");
+        writer.WriteLine(GuestStateCheck("(uint)field"));
         writer.WriteLine("ulong value = _slots[slot];");
         writer.WriteLine("return ((uint)field & 1) != 0 ? value >> 32 : value;");
         writer.CloseBlock();
@@ -82,6 +90,7 @@ internal static class VmcsStorageEmitter
         writer.OpenBlock($"public void Write({enumType} field, ulong value)");
         writer.WriteLine("int slot = SlotOf((uint)field);");
         writer.WriteLine("if (slot < 0) ThrowUnsupported(field);");
+        writer.WriteLine(GuestStateCheck("(uint)field"));
         writer.WriteLine("Store(ref _slots[slot], (uint)field, value);");
         writer.CloseBlock();
         writer.WriteLine();
@@ -100,6 +109,7 @@ internal static class VmcsStorageEmitter
         writer.WriteLine("value = 0;");
         writer.WriteLine("return false;");
         writer.CloseBlock();
+        writer.WriteLine(GuestStateCheck("encoding"));
         writer.WriteLine("value = (encoding & 1) != 0 ? _slots[slot] >> 32 : _slots[slot];");
         writer.WriteLine("return true;");
         writer.CloseBlock();
@@ -109,12 +119,14 @@ internal static class VmcsStorageEmitter
         writer.OpenBlock("public bool TryWrite(ulong encoding, ulong value)");
         writer.WriteLine("int slot = SlotOf(encoding);");
         writer.WriteLine("if (slot < 0) return false;");
+        writer.WriteLine(GuestStateCheck("encoding"));
         writer.WriteLine("Store(ref _slots[slot], (uint)encoding, value);");
         writer.WriteLine("return true;");
         writer.CloseBlock();
         writer.WriteLine();
         writer.WriteLine("/// <summary>Sets every field to zero.</summary>");
         writer.OpenBlock("public void ClearFields()");
+        writer.WriteLine("OnGuestStateAreaAccess();");
         writer.WriteLine("_slots = default;");
         writer.WriteLine("Version++;");
         writer.CloseBlock();
@@ -155,6 +167,9 @@ internal static class VmcsStorageEmitter
         return writer.ToString();
     }
 
+    /// <summary>The guest-state-area test of an encoding (bits 11:10 = 2); constant-folded when the field is a constant.</summary>
+    private static string GuestStateCheck(string encoding) => $"if (({encoding} & 0xC00) == 0x800) OnGuestStateAreaAccess();";
+
     private static int Key(uint encoding, int lowBits) =>
         (int)((((encoding >> 13) & 3) << (lowBits + 2)) | (((encoding >> 10) & 3) << lowBits) | (encoding & ((1u << lowBits) - 1)));
 
@@ -164,9 +179,19 @@ internal static class VmcsStorageEmitter
         bool readOnly = VmcsEncodingRules.IsReadOnly(field.Encoding);
         writer.WriteLine();
         writer.WriteLine($"/// <summary>{field.Name}: {VmcsEncodingRules.Describe(field.Encoding)} field, encoding 0x{field.Encoding:X4}{(readOnly ? " (read-only to VMWRITE; set when a VM exit is recorded)" : "")}.</summary>");
+        bool guestState = VmcsEncodingRules.Type(field.Encoding) == 2;
         writer.OpenBlock($"public {type} {field.Name}");
-        writer.WriteLine(type == "ulong" ? $"get => _slots[{slot}];" : $"get => ({type})_slots[{slot}];");
+        string value = type == "ulong" ? $"_slots[{slot}]" : $"({type})_slots[{slot}]";
+        if (guestState)
+        {
+            writer.OpenBlock("get");
+            writer.WriteLine("OnGuestStateAreaAccess();");
+            writer.WriteLine($"return {value};");
+            writer.CloseBlock();
+        }
+        else writer.WriteLine($"get => {value};");
         writer.OpenBlock(readOnly ? "internal set" : "set");
+        if (guestState) writer.WriteLine("OnGuestStateAreaAccess();");
         writer.WriteLine($"_slots[{slot}] = value;");
         writer.WriteLine("Version++;");
         writer.CloseBlock();

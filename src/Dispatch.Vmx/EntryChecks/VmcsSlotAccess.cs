@@ -7,7 +7,14 @@ public sealed partial class Vmcs
     /// it compares a hundred watched fields on every entry, which through <see cref="Read"/> would pay the encoding checks
     /// each time.
     /// </summary>
-    internal ReadOnlySpan<ulong> Slots => _slots;
+    internal ReadOnlySpan<ulong> Slots
+    {
+        get
+        {
+            OnGuestStateAreaAccess();
+            return _slots;
+        }
+    }
 
     /// <summary>The storage slot of <paramref name="field"/> (a high access shares its 64-bit field's slot), or -1.</summary>
     internal static int SlotIndex(VmcsField field) => SlotOf((uint)field);

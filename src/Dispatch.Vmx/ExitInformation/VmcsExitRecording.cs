@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Dispatch.Vmx;
 
 public sealed partial class Vmcs
@@ -12,20 +14,26 @@ public sealed partial class Vmcs
     /// </summary>
     public void RecordExit(in VmExitInformation exit)
     {
-        Write(VmcsField.VmExitReason, exit.Reason.Raw);
-        Write(VmcsField.ExitQualification, exit.Qualification);
+        // The processor's own stores, on every exit: straight into the slots (the fields are constants, so each is one
+        // store; every value already has its field's width) and one version step for the whole record.
+        SetUncounted(VmcsField.VmExitReason, exit.Reason.Raw);
+        SetUncounted(VmcsField.ExitQualification, exit.Qualification);
         if (!exit.Reason.IsEntryFailure)
         {
-            Write(VmcsField.GuestLinearAddress, exit.GuestLinearAddress);
-            Write(VmcsField.GuestPhysicalAddress, exit.GuestPhysicalAddress);
-            Write(VmcsField.VmExitInstructionLength, exit.InstructionLength);
-            Write(VmcsField.VmExitInstructionInformation, exit.InstructionInformation);
-            Write(VmcsField.VmExitInterruptionInformation, exit.ExitInterruption.Raw);
-            Write(VmcsField.VmExitInterruptionErrorCode, exit.ExitInterruptionErrorCode);
-            Write(VmcsField.IdtVectoringInformation, exit.IdtVectoring.Raw);
-            Write(VmcsField.IdtVectoringErrorCode, exit.IdtVectoringErrorCode);
+            SetUncounted(VmcsField.GuestLinearAddress, exit.GuestLinearAddress);
+            SetUncounted(VmcsField.GuestPhysicalAddress, exit.GuestPhysicalAddress);
+            SetUncounted(VmcsField.VmExitInstructionLength, exit.InstructionLength);
+            SetUncounted(VmcsField.VmExitInstructionInformation, exit.InstructionInformation);
+            SetUncounted(VmcsField.VmExitInterruptionInformation, exit.ExitInterruption.Raw);
+            SetUncounted(VmcsField.VmExitInterruptionErrorCode, exit.ExitInterruptionErrorCode);
+            SetUncounted(VmcsField.IdtVectoringInformation, exit.IdtVectoring.Raw);
+            SetUncounted(VmcsField.IdtVectoringErrorCode, exit.IdtVectoringErrorCode);
         }
-        ulong entryInfo = Read(VmcsField.VmEntryInterruptionInformation);
-        Write(VmcsField.VmEntryInterruptionInformation, entryInfo & ~(ulong)InterruptionInfo.ValidBit);
+        _slots[SlotOf((uint)VmcsField.VmEntryInterruptionInformation)] &= ~(ulong)InterruptionInfo.ValidBit;
+        Version++;
     }
+
+    /// <summary>Stores a full field's value (already of its width) without counting a write; callers count once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void SetUncounted(VmcsField field, ulong value) => _slots[SlotOf((uint)field)] = value;
 }

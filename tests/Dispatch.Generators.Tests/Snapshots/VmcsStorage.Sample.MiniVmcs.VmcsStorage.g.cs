@@ -23,12 +23,24 @@ namespace Sample
         /// </summary>
         public long Version { get; private set; }
 
+        /// <summary>
+        /// Called before any read or write of a guest-state-area field (encoding bits 11:10 = 2). A class that lets a processor
+        /// keep the guest state after a VM exit, as hardware keeps the current VMCS cached, implements it to write that state
+        /// back first; unimplemented, the call compiles away.
+        /// </summary>
+        partial void OnGuestStateAreaAccess();
+
         /// <summary>GuestCsSelector: 16-bit guest-state field, encoding 0x0802.</summary>
         public ushort GuestCsSelector
         {
-            get => (ushort)_slots[0];
+            get
+            {
+                OnGuestStateAreaAccess();
+                return (ushort)_slots[0];
+            }
             set
             {
+                OnGuestStateAreaAccess();
                 _slots[0] = value;
                 Version++;
             }
@@ -59,9 +71,14 @@ namespace Sample
         /// <summary>GuestRip: natural-width guest-state field, encoding 0x681E.</summary>
         public ulong GuestRip
         {
-            get => _slots[3];
+            get
+            {
+                OnGuestStateAreaAccess();
+                return _slots[3];
+            }
             set
             {
+                OnGuestStateAreaAccess();
                 _slots[3] = value;
                 Version++;
             }
@@ -73,6 +90,7 @@ namespace Sample
         {
             int slot = SlotOf((uint)field);
             if (slot < 0) ThrowUnsupported(field);
+            if (((uint)field & 0xC00) == 0x800) OnGuestStateAreaAccess();
             ulong value = _slots[slot];
             return ((uint)field & 1) != 0 ? value >> 32 : value;
         }
@@ -83,6 +101,7 @@ namespace Sample
         {
             int slot = SlotOf((uint)field);
             if (slot < 0) ThrowUnsupported(field);
+            if (((uint)field & 0xC00) == 0x800) OnGuestStateAreaAccess();
             Store(ref _slots[slot], (uint)field, value);
         }
 
@@ -103,6 +122,7 @@ namespace Sample
                 value = 0;
                 return false;
             }
+            if ((encoding & 0xC00) == 0x800) OnGuestStateAreaAccess();
             value = (encoding & 1) != 0 ? _slots[slot] >> 32 : _slots[slot];
             return true;
         }
@@ -113,6 +133,7 @@ namespace Sample
         {
             int slot = SlotOf(encoding);
             if (slot < 0) return false;
+            if ((encoding & 0xC00) == 0x800) OnGuestStateAreaAccess();
             Store(ref _slots[slot], (uint)encoding, value);
             return true;
         }
@@ -120,6 +141,7 @@ namespace Sample
         /// <summary>Sets every field to zero.</summary>
         public void ClearFields()
         {
+            OnGuestStateAreaAccess();
             _slots = default;
             Version++;
         }
