@@ -14,6 +14,9 @@ internal enum FastKind : byte
     Inc, Dec, Lea,
     Jcc, Jmp, Call, Ret, Push, Pop,
 
+    /// <summary>An instruction that always exits (CPUID, VMCALL): the exit reason is <see cref="MicroOp.Immediate"/>.</summary>
+    UnconditionalExit,
+
     /// <summary>Register op= register for the ALU operations without a kind of their own (ADC, SBB), by <see cref="MicroOp.Alu"/>.</summary>
     AluRR,
     /// <summary>Register op= immediate, by <see cref="MicroOp.Alu"/> (ADC, SBB).</summary>

@@ -167,6 +167,12 @@ internal sealed unsafe partial class Processor
             {
                 case FastKind.Nop:
                     break;
+                case FastKind.UnconditionalExit:
+                    // Retires nothing: the exit is fault-like and saves the instruction's own RIP.
+                    _currentInstructionIp = op.Ip;
+                    InstructionExit((ExitReason)op.Immediate, op.Length);
+                    status = ExecutionStatus.Exit;
+                    return i;
                 case FastKind.MovRR:
                     gpr[op.Dst] = gpr[op.Src] & op.Mask;
                     break;
@@ -629,5 +635,13 @@ internal sealed unsafe partial class Processor
         _exitPending = false;
         Exit.InstructionLength = _currentInstructionLength;
         return ExecutionStatus.Exit;
+    }
+
+    /// <summary>An exit the block loop takes itself for an instruction of <paramref name="length"/> bytes, without a qualification.</summary>
+    private void InstructionExit(ExitReason reason, int length)
+    {
+        BeginExit(reason, 0);
+        _exitPending = false;
+        Exit.InstructionLength = length;
     }
 }

@@ -42,6 +42,13 @@ internal sealed partial class Processor
             case Mnemonic.Nop:
             case Mnemonic.Endbr64:
                 return FastKind.Nop;
+            // In VMX non-root operation these exit whatever the controls (Intel SDM Vol. 3C, 26.1.2), before any other check.
+            case Mnemonic.Cpuid:
+                op.Immediate = (ulong)Dispatch.Vmx.ExitReason.Cpuid;
+                return FastKind.UnconditionalExit;
+            case Mnemonic.Vmcall:
+                op.Immediate = (ulong)Dispatch.Vmx.ExitReason.Vmcall;
+                return FastKind.UnconditionalExit;
             case Mnemonic.Mov:
                 if (IsWideGpr(ins, 0))
                 {
