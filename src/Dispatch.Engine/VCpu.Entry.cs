@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Dispatch.Execution;
 using Dispatch.Vmx;
 
@@ -127,10 +128,15 @@ public sealed partial class VCpu
     /// The VMX-preemption timer counts down at the TSC rate divided by 2^5 (IA32_VMX_MISC bits 4:0 report 5), from the
     /// value in the VMCS at entry (Intel SDM Vol. 3C, 26.5.1). Guest TSC here is a 1 GHz clock.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ArmPreemptionTimer()
     {
         _preemptionDeadline = long.MaxValue;
-        if (!Processor.Controls.Has(PinBasedControls.ActivateVmxPreemptionTimer)) return;
+        if (Processor.Controls.Has(PinBasedControls.ActivateVmxPreemptionTimer)) StartPreemptionTimer();
+    }
+
+    private void StartPreemptionTimer()
+    {
         ulong value = Vmcs.Read32(VmcsField.VmxPreemptionTimerValue);
         double seconds = (value << PreemptionTimerRateShift) / 1e9;
         _preemptionDeadline = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);

@@ -190,15 +190,22 @@ public sealed partial class VCpu
             // Checked on every entry too, not only between slices: a guest that exits at once on each entry would never
             // finish a slice.
             if (deadline != long.MaxValue && Stopwatch.GetTimestamp() >= deadline) return StopReason.Budget;
-            if (PendingEventExit())
+            // Nothing can be pending unless an event, a window or the timer is armed: the common entry tests that alone.
+            bool armed = EventsArmed();
+            if (armed || _preemptionDeadline != long.MaxValue)
             {
-                // Retires nothing either (a preemption timer of zero exits on every entry): it uses budget too.
-                budget--;
-                return StopReason.VmExit;
+                if (PendingEventExit())
+                {
+                    // Retires nothing either (a preemption timer of zero exits on every entry): it uses budget too.
+                    budget--;
+                    return StopReason.VmExit;
+                }
+                armed = EventsArmed();
             }
+            else p.Interruptibility &= ~3u; // what PendingEventExit ends with: STI and MOV-SS blocking last one instruction
             // Windows and pending events are recognised at instruction boundaries, so while one is armed the guest runs
             // one instruction at a time; the preemption timer is checked every few thousand instructions.
-            long slice = monitorTrap || EventsArmed() ? 1 : Math.Min(budget, _preemptionDeadline != long.MaxValue ? 4096 : SliceInstructions);
+            long slice = monitorTrap || armed ? 1 : Math.Min(budget, _preemptionDeadline != long.MaxValue ? 4096 : SliceInstructions);
             long before = slice;
             StopReason stop = p.Execute(ref slice);
             budget -= before - slice;
@@ -220,6 +227,7 @@ public sealed partial class VCpu
         return StopReason.Budget;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool EventsArmed()
     {
         var c = Processor.Controls;

@@ -12,7 +12,11 @@ public sealed partial class Vmcs
     /// the handler answers without touching the guest-state area then costs no save at all. The save does not count as a
     /// write (<see cref="Version"/> is unchanged by it): the fields' values, as any reader sees them, do not change.
     /// </summary>
-    public void DeferGuestStateSave(IGuestStateHolder holder) => _guestStateHolder = holder;
+    public void DeferGuestStateSave(IGuestStateHolder holder)
+    {
+        // Usually already registered (nothing touched the area since the last exit): a compare spares the store's GC barrier.
+        if (!ReferenceEquals(_guestStateHolder, holder)) _guestStateHolder = holder;
+    }
 
     /// <summary>Whether a processor holds the guest state (a save is deferred).</summary>
     public bool IsGuestStateDeferred => _guestStateHolder is not null;
