@@ -5,6 +5,7 @@ partial class GlobalHandlers : global::Dispatch.IExitHandler
 {
     /// <summary>Dispatches a VM exit to the handler of its reason (generated from the [ExitHandler] methods).</summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Dispatch.Generators", "0.1.0")]
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public global::Dispatch.ExitAction Dispatch(ref global::Dispatch.ExitContext context)
     {
         uint raw = context.RawExitReason;

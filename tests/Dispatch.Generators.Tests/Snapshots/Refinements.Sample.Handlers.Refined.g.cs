@@ -7,6 +7,7 @@ namespace Sample.Handlers
     {
         /// <summary>Dispatches a VM exit to the handler of its reason (generated from the [ExitHandler] methods).</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Dispatch.Generators", "0.1.0")]
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public global::Dispatch.ExitAction Dispatch(ref global::Dispatch.ExitContext context)
         {
             uint raw = context.RawExitReason;
@@ -82,6 +83,15 @@ namespace Sample.Handlers
 
                 case global::Dispatch.Vmx.ExitReason.EptViolation:
                     return Refined.Ept(new global::Dispatch.Vmx.EptViolationQualification(context.ExitQualification));
+
+                // Unhandled reasons below the highest handled one: labelled so that the switch compiles to one jump table.
+                case (global::Dispatch.Vmx.ExitReason)1: case (global::Dispatch.Vmx.ExitReason)2: case (global::Dispatch.Vmx.ExitReason)3: case (global::Dispatch.Vmx.ExitReason)4: case (global::Dispatch.Vmx.ExitReason)5: case (global::Dispatch.Vmx.ExitReason)6: case (global::Dispatch.Vmx.ExitReason)7: case (global::Dispatch.Vmx.ExitReason)8:
+                case (global::Dispatch.Vmx.ExitReason)9: case (global::Dispatch.Vmx.ExitReason)11: case (global::Dispatch.Vmx.ExitReason)12: case (global::Dispatch.Vmx.ExitReason)13: case (global::Dispatch.Vmx.ExitReason)14: case (global::Dispatch.Vmx.ExitReason)15: case (global::Dispatch.Vmx.ExitReason)16: case (global::Dispatch.Vmx.ExitReason)17:
+                case (global::Dispatch.Vmx.ExitReason)18: case (global::Dispatch.Vmx.ExitReason)19: case (global::Dispatch.Vmx.ExitReason)20: case (global::Dispatch.Vmx.ExitReason)21: case (global::Dispatch.Vmx.ExitReason)22: case (global::Dispatch.Vmx.ExitReason)23: case (global::Dispatch.Vmx.ExitReason)24: case (global::Dispatch.Vmx.ExitReason)25:
+                case (global::Dispatch.Vmx.ExitReason)26: case (global::Dispatch.Vmx.ExitReason)27: case (global::Dispatch.Vmx.ExitReason)29: case (global::Dispatch.Vmx.ExitReason)33: case (global::Dispatch.Vmx.ExitReason)34: case (global::Dispatch.Vmx.ExitReason)35: case (global::Dispatch.Vmx.ExitReason)36: case (global::Dispatch.Vmx.ExitReason)37:
+                case (global::Dispatch.Vmx.ExitReason)38: case (global::Dispatch.Vmx.ExitReason)39: case (global::Dispatch.Vmx.ExitReason)40: case (global::Dispatch.Vmx.ExitReason)41: case (global::Dispatch.Vmx.ExitReason)42: case (global::Dispatch.Vmx.ExitReason)43: case (global::Dispatch.Vmx.ExitReason)44: case (global::Dispatch.Vmx.ExitReason)45:
+                case (global::Dispatch.Vmx.ExitReason)46: case (global::Dispatch.Vmx.ExitReason)47:
+                    break;
             }
 
             return global::Dispatch.ExitAction.Unhandled;
