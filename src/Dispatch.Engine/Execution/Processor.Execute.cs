@@ -617,15 +617,21 @@ internal sealed unsafe partial class Processor
     /// <summary>Starts a VM exit for the current instruction; the caller fills the rest of <see cref="Exit"/>.</summary>
     internal void BeginExit(ExitReason reason, ulong qualification)
     {
-        Exit = default;
+        // Field by field rather than `Exit = default` and then the fields: the run loop reads each field back at once, and
+        // a load that the processor must assemble from a wide zeroing store and a later narrow store cannot be forwarded.
+        bool vectoring = _deliveringEvent.IsValid;
         Exit.Reason = reason;
+        Exit.EntryFailure = false;
         Exit.Qualification = qualification;
+        Exit.GuestLinearAddress = 0;
+        Exit.GuestPhysicalAddress = 0;
+        Exit.InstructionLength = 0;
+        Exit.InstructionInformation = 0;
+        Exit.InterruptionInformation = 0;
+        Exit.InterruptionErrorCode = 0;
+        Exit.IdtVectoringInformation = vectoring ? _deliveringEvent.Raw : 0;
+        Exit.IdtVectoringErrorCode = vectoring ? _deliveringErrorCode : 0;
         _exitPending = true;
-        if (_deliveringEvent.IsValid)
-        {
-            Exit.IdtVectoringInformation = _deliveringEvent.Raw;
-            Exit.IdtVectoringErrorCode = _deliveringErrorCode;
-        }
     }
 
     /// <summary>An exit caused by the current instruction: fault-like, with the instruction's length.</summary>
