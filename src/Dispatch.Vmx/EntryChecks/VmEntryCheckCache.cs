@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace Dispatch.Vmx;
 
 /// <summary>
@@ -14,7 +16,8 @@ namespace Dispatch.Vmx;
 /// </summary>
 public sealed class VmEntryCheckCache
 {
-    private static readonly IReadOnlyList<VmEntryCheck> s_checks = VmEntryChecks.All;
+    // An array, not the IReadOnlyList it comes as: the loops below index it on every entry.
+    private static readonly VmEntryCheck[] s_checks = [.. VmEntryChecks.All];
 
     // The watched fields: the storage slot of every field some check read, the slot's value then, and which checks read
     // it (one bit per check). Comparing whole slots is exact for full-width reads and conservative for a high access.
@@ -32,7 +35,7 @@ public sealed class VmEntryCheckCache
 
     public VmEntryCheckCache()
     {
-        _words = (s_checks.Count + 63) / 64;
+        _words = (s_checks.Length + 63) / 64;
         // At most one entry per storage slot.
         int capacity = Vmcs.SlotCount;
         _slots = new int[capacity];
@@ -60,29 +63,36 @@ public sealed class VmEntryCheckCache
         rerun.Clear();
         bool any = false;
         ReadOnlySpan<ulong> slots = vmcs.Slots;
-        for (int i = 0; i < _count; i++)
+        // Spans of exactly the watched entries: the loop indexes them without bounds checks.
+        ReadOnlySpan<int> watched = _slots.AsSpan(0, _count);
+        Span<ulong> values = _values.AsSpan(0, _count);
+        for (int i = 0; i < watched.Length; i++)
         {
-            ulong value = slots[_slots[i]];
-            if (value == _values[i]) continue;
-            _values[i] = value;
+            ulong value = slots[watched[i]];
+            if (value == values[i]) continue;
+            values[i] = value;
             for (int w = 0; w < _words; w++) rerun[w] |= _readers[i * _words + w];
             any = true;
         }
         if (!any) return VmEntryCheckResult.Passed;
 
         var state = new VmEntryState(vmcs, capabilities, _log);
-        for (int c = 0; c < s_checks.Count; c++)
+        // Only the marked checks, in ascending order (the SDM's: the first failure decides the result), found bit by bit.
+        for (int w = 0; w < _words; w++)
         {
-            if ((rerun[c >> 6] & (1UL << c)) == 0) continue;
-            var check = s_checks[c];
-            _log.Clear();
-            if (!check.Passes(in state))
+            for (ulong bits = rerun[w]; bits != 0; bits &= bits - 1)
             {
-                Invalidate();
-                return VmEntryCheckResult.Failed(check);
+                int c = (w << 6) + BitOperations.TrailingZeroCount(bits);
+                var check = s_checks[c];
+                _log.Clear();
+                if (!check.Passes(in state))
+                {
+                    Invalidate();
+                    return VmEntryCheckResult.Failed(check);
+                }
+                // Inputs unknown (the log overflowed): answer as a plain run; the cache is empty again.
+                if (!Remember(c, vmcs)) return VmEntryChecks.Run(vmcs, capabilities);
             }
-            // Inputs unknown (the log overflowed): answer as a plain run; the cache is empty again.
-            if (!Remember(c, vmcs)) return VmEntryChecks.Run(vmcs, capabilities);
         }
         return VmEntryCheckResult.Passed;
     }
@@ -92,7 +102,7 @@ public sealed class VmEntryCheckCache
         Invalidate();
         _capabilities = capabilities;
         var state = new VmEntryState(vmcs, capabilities, _log);
-        for (int c = 0; c < s_checks.Count; c++)
+        for (int c = 0; c < s_checks.Length; c++)
         {
             var check = s_checks[c];
             _log.Clear();
