@@ -29,6 +29,8 @@ public static class BenchGuest
             PrimaryProcessorControls.HltExiting | PrimaryProcessorControls.UnconditionalIoExiting;
         public PinBasedControls PinControls { get; init; }
         public bool Ept { get; init; }
+        /// <summary>Tags the guest's translations with VPID 1, so VM entries that reload the guest state keep the TLB.</summary>
+        public bool Vpid { get; init; }
         /// <summary>MSRs whose reads exit (the MSR bitmap is used when this or <see cref="ExitingMsrWrites"/> is set).</summary>
         public uint[]? ExitingMsrReads { get; init; }
         public uint[]? ExitingMsrWrites { get; init; }
@@ -52,11 +54,12 @@ public static class BenchGuest
         {
             PrimaryControls = primary,
             PinControls = options.PinControls,
-            SecondaryControls = options.Ept ? SecondaryProcessorControls.EnableEpt : 0,
+            SecondaryControls = (options.Ept ? SecondaryProcessorControls.EnableEpt : 0) | (options.Vpid ? SecondaryProcessorControls.EnableVpid : 0),
             ExceptionBitmap = options.ExceptionBitmap,
             // Map the MMIO window in the guest's own page tables; EPT decides that it is not RAM.
             IdentityMapSize = Math.Max(options.MemoryBytes, 8UL << 20),
         });
+        if (options.Vpid) vcpu.Vmcs.Write(VmcsField.VirtualProcessorIdentifier, 1);
         if (options.Ept) WriteEpt(vcpu, options.MemoryBytes);
         if (bitmap) WriteMsrBitmap(vcpu, options.ExitingMsrReads ?? [], options.ExitingMsrWrites ?? []);
         return (vm, vcpu, assembled);

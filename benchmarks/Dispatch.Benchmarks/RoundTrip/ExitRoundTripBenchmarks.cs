@@ -12,9 +12,11 @@ namespace Dispatch.Benchmarks.RoundTrip;
 /// <see cref="Iterations"/> exiting instructions divided by <see cref="Iterations"/>. Each loop also executes DEC and JNZ:
 /// <see cref="ExitKind.LoopOnly"/> measures those alone. <see cref="ExitKind.CpuidVmcsWrite"/> is the CPUID loop with a
 /// handler that also writes a VMCS field on every exit (the CR4 read shadow), as handlers that inject events or keep
-/// shadows do: the next VM entry then cannot take the unchanged-VMCS path.
+/// shadows do: the next VM entry then cannot take the unchanged-VMCS path. Without VPID such an entry also flushes the
+/// guest's TLB (as VM entries without VPID invalidate linear mappings), so both it and <see cref="ExitKind.MmioWrite"/>,
+/// whose handler writes guest RIP, are also measured with VPID on (the <c>Vpid</c> kinds), as a VMM that has VPID uses it.
 /// </summary>
-public enum ExitKind { Cpuid, CpuidVmcsWrite, Out, Rdmsr, Vmcall, MmioWrite, Hlt, LoopOnly }
+public enum ExitKind { Cpuid, CpuidVmcsWrite, CpuidVmcsWriteVpid, Out, Rdmsr, Vmcall, MmioWrite, MmioWriteVpid, Hlt, LoopOnly }
 
 [MemoryDiagnoser]
 [BenchmarkCategory("RoundTrip")]
@@ -23,7 +25,8 @@ public class ExitRoundTripBenchmarks
     public const int Iterations = 100_000;
     private const uint ExitingMsr = 0x10; // IA32_TIME_STAMP_COUNTER
 
-    [Params(ExitKind.Cpuid, ExitKind.CpuidVmcsWrite, ExitKind.Out, ExitKind.Rdmsr, ExitKind.Vmcall, ExitKind.MmioWrite, ExitKind.Hlt, ExitKind.LoopOnly)]
+    [Params(ExitKind.Cpuid, ExitKind.CpuidVmcsWrite, ExitKind.CpuidVmcsWriteVpid, ExitKind.Out, ExitKind.Rdmsr, ExitKind.Vmcall,
+        ExitKind.MmioWrite, ExitKind.MmioWriteVpid, ExitKind.Hlt, ExitKind.LoopOnly)]
     public ExitKind Kind { get; set; }
 
     private VirtualMachine _vm = null!;
@@ -39,13 +42,18 @@ public class ExitRoundTripBenchmarks
             case ExitKind.CpuidVmcsWrite:
                 Create(a => { a.xor(eax, eax); a.cpuid(); });
                 break;
+            case ExitKind.CpuidVmcsWriteVpid:
+                Create(a => { a.xor(eax, eax); a.cpuid(); }, options: new BenchGuest.Options { Vpid = true });
+                break;
             case ExitKind.Out: Create(a => a.@out(dx, al), prologue: a => a.mov(dx, 0x80)); break;
             case ExitKind.Rdmsr:
                 Create(a => a.rdmsr(), prologue: a => a.mov(ecx, ExitingMsr), options: new BenchGuest.Options { ExitingMsrReads = [ExitingMsr] });
                 break;
             case ExitKind.Vmcall: Create(a => a.vmcall()); break;
             case ExitKind.MmioWrite:
-                Create(a => a.mov(__dword_ptr[rdi], eax), prologue: a => a.mov(rdi, BenchGuest.MmioAddress), options: new BenchGuest.Options { Ept = true });
+            case ExitKind.MmioWriteVpid:
+                Create(a => a.mov(__dword_ptr[rdi], eax), prologue: a => a.mov(rdi, BenchGuest.MmioAddress),
+                    options: new BenchGuest.Options { Ept = true, Vpid = Kind == ExitKind.MmioWriteVpid });
                 break;
             case ExitKind.Hlt: Create(a => a.hlt(), halt: false); break;
             case ExitKind.LoopOnly: Create(_ => { }); break;
@@ -82,7 +90,7 @@ public class ExitRoundTripBenchmarks
         (_vm, _vcpu) = (guest.Vm, guest.VCpu);
         _handler.MmioResumeRip = ept ? guest.Assembled.GetLabelRIP(afterBody) : 0;
         _handler.HaltStops = Kind != ExitKind.Hlt;
-        _handler.CpuidWritesVmcs = Kind == ExitKind.CpuidVmcsWrite;
+        _handler.CpuidWritesVmcs = Kind is ExitKind.CpuidVmcsWrite or ExitKind.CpuidVmcsWriteVpid;
     }
 
     [Benchmark(OperationsPerInvoke = Iterations)]
