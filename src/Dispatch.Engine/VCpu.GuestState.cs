@@ -27,7 +27,6 @@ public sealed partial class VCpu
         p.Cr0 = v.Read(VmcsField.GuestCr0);
         p.Cr3 = v.Read(VmcsField.GuestCr3);
         p.Cr4 = v.Read(VmcsField.GuestCr4);
-        p.Dr[7] = v.Read(VmcsField.GuestDr7);
         p.Gpr.Rsp = v.Read(VmcsField.GuestRsp);
         p.Rip = v.Read(VmcsField.GuestRip);
         p.SetFlags(v.Read(VmcsField.GuestRflags));
@@ -55,7 +54,13 @@ public sealed partial class VCpu
             p.Efer = (entryControls & VmEntryControls.Ia32eModeGuest) != 0 ? p.Efer | lm : p.Efer & ~lm;
         }
         if ((entryControls & VmEntryControls.LoadIa32Pat) != 0) p.Pat = v.Read(VmcsField.GuestIa32Pat);
-        if ((entryControls & VmEntryControls.LoadDebugControls) != 0) p.Debugctl = v.Read(VmcsField.GuestIa32Debugctl);
+        // DR7 and IA32_DEBUGCTL are loaded only under "load debug controls" (27.3.2.1).
+        if ((entryControls & VmEntryControls.LoadDebugControls) != 0)
+        {
+            p.Dr[7] = v.Read(VmcsField.GuestDr7);
+            p.Debugctl = v.Read(VmcsField.GuestIa32Debugctl);
+        }
+        RememberRevertingLoads(entryControls, (VmExitControls)v.Read32(VmcsField.PrimaryVmExitControls));
         p.Interruptibility = v.Read32(VmcsField.GuestInterruptibilityState);
         p.Halted = v.Read32(VmcsField.GuestActivityState) == 1;
         p.Controls.Load(v);
@@ -157,7 +162,6 @@ public sealed partial class VCpu
         v.Write(VmcsField.GuestCr0, p.Cr0);
         v.Write(VmcsField.GuestCr3, p.Cr3);
         v.Write(VmcsField.GuestCr4, p.Cr4);
-        v.Write(VmcsField.GuestDr7, p.Dr[7]);
         SaveSegment(p.Es, VmcsField.GuestEsSelector, VmcsField.GuestEsBase, VmcsField.GuestEsLimit, VmcsField.GuestEsAccessRights);
         SaveSegment(p.Cs, VmcsField.GuestCsSelector, VmcsField.GuestCsBase, VmcsField.GuestCsLimit, VmcsField.GuestCsAccessRights);
         SaveSegment(p.Ss, VmcsField.GuestSsSelector, VmcsField.GuestSsBase, VmcsField.GuestSsLimit, VmcsField.GuestSsAccessRights);
@@ -176,7 +180,12 @@ public sealed partial class VCpu
         var exitControls = (VmExitControls)v.Read32(VmcsField.PrimaryVmExitControls);
         if ((exitControls & VmExitControls.SaveIa32Efer) != 0) v.Write(VmcsField.GuestIa32Efer, p.Efer);
         if ((exitControls & VmExitControls.SaveIa32Pat) != 0) v.Write(VmcsField.GuestIa32Pat, p.Pat);
-        if ((exitControls & VmExitControls.SaveDebugControls) != 0) v.Write(VmcsField.GuestIa32Debugctl, p.Debugctl);
+        // DR7 and IA32_DEBUGCTL are saved only under "save debug controls" (28.3.1).
+        if ((exitControls & VmExitControls.SaveDebugControls) != 0)
+        {
+            v.Write(VmcsField.GuestDr7, p.Dr[7]);
+            v.Write(VmcsField.GuestIa32Debugctl, p.Debugctl);
+        }
         // The IA-32e mode guest control reflects EFER.LMA on every exit (28.2 / 28.3).
         var entryControls = (VmEntryControls)v.Read32(VmcsField.VmEntryControls);
         entryControls = (p.Efer & ControlRegisters.EferLMA) != 0 ? entryControls | VmEntryControls.Ia32eModeGuest : entryControls & ~VmEntryControls.Ia32eModeGuest;

@@ -262,7 +262,8 @@ public sealed partial class VCpu
             return ExitUsesMsrAreas(Vmcs) ? ProcessExitMsrAreas(entryFailure: true) : null;
         }
         DeferGuestStateSave();
-        _stateVersion = Vmcs.Version;
+        // A register the next entry loads from the VMCS again, changed by the guest: that entry must load the guest state.
+        _stateVersion = GuestChangedRevertingLoads() ? -1 : Vmcs.Version;
         return _exitUsesMsrAreas ? ProcessExitMsrAreas(entryFailure: false) : null;
     }
 

@@ -33,6 +33,9 @@ internal sealed partial class Processor
     public Processor(GuestMemory memory)
     {
         Memory = memory;
+        // DR6 and DR7 as after INIT (Intel SDM Vol. 3A, Table 10-1): what the guest sees when VM entry does not load DR7.
+        Dr[6] = 0xFFFF_0FF0;
+        Dr[7] = 0x400;
         _tlb = new SoftwareTlb();
         memory.CodePages.CodePageWritten += OnCodePageWritten;
         memory.CodePages.CodePageMarked += _tlb.FlushWritesTo;
