@@ -11,6 +11,8 @@ public sealed partial class Vmcs
     /// save happens only when a guest-state field is first read or written (or the raw storage is read). A VM exit that
     /// the handler answers without touching the guest-state area then costs no save at all. The save does not count as a
     /// write (<see cref="Version"/> is unchanged by it): the fields' values, as any reader sees them, do not change.
+    /// Because a read may now perform that save, a running vCPU's VMCS belongs to its own thread: read it from a handler
+    /// or after the run returns, not from another thread while the guest runs.
     /// </summary>
     public void DeferGuestStateSave(IGuestStateHolder holder)
     {
