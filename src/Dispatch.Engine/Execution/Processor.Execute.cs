@@ -173,7 +173,7 @@ internal sealed unsafe partial class Processor
                 case FastKind.UnconditionalExit:
                     // Retires nothing: the exit is fault-like and saves the instruction's own RIP.
                     _currentInstructionIp = op.Ip;
-                    InstructionExit((ExitReason)op.Immediate, op.Length);
+                    RecordInstructionExit((ExitReason)op.Immediate, 0, op.Length);
                     status = ExecutionStatus.Exit;
                     return i;
                 case FastKind.MovRR:
@@ -640,16 +640,14 @@ internal sealed unsafe partial class Processor
     /// <summary>An exit caused by the current instruction: fault-like, with the instruction's length.</summary>
     private ExecutionStatus InstructionExit(ExitReason reason, ulong qualification = 0)
     {
-        BeginExit(reason, qualification);
-        _exitPending = false;
-        Exit.InstructionLength = _currentInstructionLength;
+        RecordInstructionExit(reason, qualification, _currentInstructionLength);
         return ExecutionStatus.Exit;
     }
 
-    /// <summary>An exit the block loop takes itself for an instruction of <paramref name="length"/> bytes, without a qualification.</summary>
-    private void InstructionExit(ExitReason reason, int length)
+    /// <summary>The exit of an instruction of <paramref name="length"/> bytes (the block loop passes its micro-op's length).</summary>
+    private void RecordInstructionExit(ExitReason reason, ulong qualification, int length)
     {
-        BeginExit(reason, 0);
+        BeginExit(reason, qualification);
         _exitPending = false;
         Exit.InstructionLength = length;
     }
