@@ -10,18 +10,6 @@ namespace Dispatch.Engine.Tests;
 /// </summary>
 public sealed class HandlerVmcsWriteTests
 {
-    private static void CpuidLoop(Assembler a, int iterations)
-    {
-        var loop = a.CreateLabel();
-        a.mov(r8d, iterations);
-        a.Label(ref loop);
-        a.xor(eax, eax);
-        a.cpuid();
-        a.dec(r8d);
-        a.jnz(loop);
-        a.hlt();
-    }
-
     [Fact]
     public void ShadowWrittenOnEveryExit_GuestSeesTheLastOne()
     {
@@ -56,7 +44,7 @@ public sealed class HandlerVmcsWriteTests
     {
         int exits = 0;
         VCpu? vcpu = null;
-        var run = GuestRun.Execute(a => CpuidLoop(a, 100), configure: v => vcpu = v, onExit: e =>
+        var run = GuestRun.Execute(a => GuestPrograms.CpuidLoop(a, 100), configure: v => vcpu = v, onExit: e =>
         {
             if (e.Reason.IsEntryFailure) return ExitAction.Stop;
             // Valid writes first (RIP past CPUID is done by Complete; the shadow each time), then a reserved RFLAGS bit.
@@ -76,7 +64,7 @@ public sealed class HandlerVmcsWriteTests
     {
         int exits = 0;
         VCpu? vcpu = null;
-        var run = GuestRun.Execute(a => CpuidLoop(a, 100), configure: v => vcpu = v, onExit: _ =>
+        var run = GuestRun.Execute(a => GuestPrograms.CpuidLoop(a, 100), configure: v => vcpu = v, onExit: _ =>
         {
             vcpu!.Vmcs.Write(VmcsField.Cr4ReadShadow, (ulong)exits);
             if (++exits == 5) vcpu.Vmcs.Write(VmcsField.Cr3TargetCount, 5);
@@ -94,7 +82,7 @@ public sealed class HandlerVmcsWriteTests
         // A #BP injected as a software exception without an instruction length fails the event-injection check.
         int exits = 0;
         VCpu? vcpu = null;
-        var run = GuestRun.Execute(a => CpuidLoop(a, 100), configure: v => vcpu = v, onExit: _ =>
+        var run = GuestRun.Execute(a => GuestPrograms.CpuidLoop(a, 100), configure: v => vcpu = v, onExit: _ =>
         {
             if (++exits < 3) return ExitAction.Complete;
             vcpu!.Vmcs.Write(VmcsField.VmEntryInterruptionInformation, InterruptionInfo.Create(ExceptionVector.Breakpoint, InterruptionType.SoftwareException).Raw | InterruptionInfo.ValidBit);

@@ -290,17 +290,7 @@ public sealed class MsrAreaTests
     public void ExitsWithMsrAreas_AllocateNothing()
     {
         const int iterations = 1_000;
-        var (vm, vcpu) = TestGuest.Create(a =>
-        {
-            var loop = a.CreateLabel();
-            a.mov(r8d, iterations);
-            a.Label(ref loop);
-            a.xor(eax, eax);
-            a.cpuid();
-            a.dec(r8d);
-            a.jnz(loop);
-            a.hlt();
-        }, GuestOptions);
+        var (vm, vcpu) = TestGuest.Create(a => GuestPrograms.CpuidLoop(a, iterations), GuestOptions);
         using (vm)
         {
             UseMsrBitmap(vcpu);

@@ -1,0 +1,21 @@
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace Dispatch.Engine.Tests;
+
+/// <summary>Guest programs several tests run.</summary>
+internal static class GuestPrograms
+{
+    /// <summary><c>cpuid</c> (leaf 0) <paramref name="iterations"/> times in a <c>dec r8d; jnz</c> loop, then HLT.</summary>
+    public static void CpuidLoop(Assembler a, int iterations)
+    {
+        var loop = a.CreateLabel();
+        a.mov(r8d, iterations);
+        a.Label(ref loop);
+        a.xor(eax, eax);
+        a.cpuid();
+        a.dec(r8d);
+        a.jnz(loop);
+        a.hlt();
+    }
+}
