@@ -31,8 +31,8 @@ public sealed class CpuidModel
     private const int OsxsaveBit = 27;
     // Leaf 0DH sub-leaf 1 EAX: XSAVEOPT (0), XSAVEC and the compacted XRSTOR (1), XGETBV with ECX = 1 (2); not XSAVES (3).
     private static readonly uint XsaveExtensions = Bit(CpuidFeature.XSAVEOPT, 0) | Bit(CpuidFeature.XSAVEC, 1) | Bit(CpuidFeature.XSAVE, 2);
-    // Leaf 7 EBX: BMI1 (3), BMI2 (8).
-    private const uint Leaf7Ebx = (1u << 3) | (1u << 8);
+    // Leaf 7 EBX: BMI1 (3), BMI2 (8), FPU CS and DS deprecated (13: stored x87 environments hold zero selectors).
+    private const uint Leaf7Ebx = (1u << 3) | (1u << 8) | (1u << 13);
     // 0x80000001 EDX: SYSCALL (11), NX (20), LM (29); ECX: LAHF/SAHF (0), LZCNT (5).
     private const uint Ext1Edx = (1u << 11) | (1u << 20) | (1u << 29);
     private const uint Ext1Ecx = (1u << 0) | (1u << 5);

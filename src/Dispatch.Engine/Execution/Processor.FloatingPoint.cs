@@ -245,9 +245,19 @@ internal sealed unsafe partial class Processor
             {
                 // The pointers come from the loaded image (32-bit protected-mode layout, SDM Vol. 1, Figure 8-10).
                 var image = new ReadOnlySpan<byte>(ctx + HostStubs.MemorySlot, memorySize);
-                FpuInstructionPointer = BinaryPrimitives.ReadUInt32LittleEndian(image[12..]);
-                FpuOpcode = (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(image[18..]) & 0x7FF);
-                FpuDataPointer = BinaryPrimitives.ReadUInt32LittleEndian(image[20..]);
+                if (IsWideEnvironment(memorySize))
+                {
+                    FpuInstructionPointer = BinaryPrimitives.ReadUInt32LittleEndian(image[12..]);
+                    FpuOpcode = (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(image[18..]) & 0x7FF);
+                    FpuDataPointer = BinaryPrimitives.ReadUInt32LittleEndian(image[20..]);
+                }
+                else
+                {
+                    // 16-bit protected-mode layout (operand-size prefix, SDM Vol. 1, Figure 8-11): 16-bit offsets, no opcode.
+                    FpuInstructionPointer = BinaryPrimitives.ReadUInt16LittleEndian(image[6..]);
+                    FpuOpcode = 0;
+                    FpuDataPointer = BinaryPrimitives.ReadUInt16LittleEndian(image[10..]);
+                }
                 break;
             }
             case Mnemonic.Fninit: case Mnemonic.Finit: case Mnemonic.Fnsave: case Mnemonic.Fsave:
@@ -270,11 +280,29 @@ internal sealed unsafe partial class Processor
     /// </summary>
     private void PatchStoredEnvironment(Span<byte> image)
     {
-        BinaryPrimitives.WriteUInt32LittleEndian(image[12..], (uint)FpuInstructionPointer);
-        BinaryPrimitives.WriteUInt32LittleEndian(image[16..], (uint)FpuOpcode << 16);
-        BinaryPrimitives.WriteUInt32LittleEndian(image[20..], (uint)FpuDataPointer);
-        BinaryPrimitives.WriteUInt32LittleEndian(image[24..], 0);
+        if (IsWideEnvironment(image.Length))
+        {
+            // 32-bit protected-mode layout (SDM Vol. 1, Figure 8-9); the selectors are stored as zero (CPUID.07H:EBX[13]).
+            BinaryPrimitives.WriteUInt32LittleEndian(image[12..], (uint)FpuInstructionPointer);
+            BinaryPrimitives.WriteUInt32LittleEndian(image[16..], (uint)FpuOpcode << 16);
+            BinaryPrimitives.WriteUInt32LittleEndian(image[20..], (uint)FpuDataPointer);
+            BinaryPrimitives.WriteUInt32LittleEndian(image[24..], 0);
+        }
+        else
+        {
+            // 16-bit protected-mode layout (operand-size prefix, SDM Vol. 1, Figure 8-11): the low 16 bits of each offset.
+            BinaryPrimitives.WriteUInt16LittleEndian(image[6..], (ushort)FpuInstructionPointer);
+            BinaryPrimitives.WriteUInt16LittleEndian(image[8..], 0);
+            BinaryPrimitives.WriteUInt16LittleEndian(image[10..], (ushort)FpuDataPointer);
+            BinaryPrimitives.WriteUInt16LittleEndian(image[12..], 0);
+        }
     }
+
+    /// <summary>
+    /// Whether an FNSTENV/FLDENV (28 vs 14 bytes) or FNSAVE/FRSTOR (108 vs 94 bytes) image has the 32-bit layout; an
+    /// operand-size prefix selects the 16-bit one.
+    /// </summary>
+    private static bool IsWideEnvironment(int imageSize) => imageSize is 28 or 108;
 
     /// <summary>FOP: the low three bits of the D8-DF opcode byte and the ModR/M byte (SDM Vol. 1, 8.1.8).</summary>
     private ushort X87Opcode()

@@ -1,4 +1,5 @@
 using CsCheck;
+using Dispatch.Testing;
 using Dispatch.Cli;
 using Dispatch.Cli.Linux;
 using Dispatch.EndToEnd.Tests.Linux;
@@ -102,7 +103,7 @@ public sealed class MalformedInputTests(ITestOutputHelper output)
         string path = GuestProgram.WriteFile("mutated-elf", original);
         int refused = 0, ran = 0;
         string? current = null;
-        var sample = Task.Factory.StartNew(() => Mutations.Sample(mutations =>
+        var sample = Task.Factory.StartNew(() => FixedSample.Check(Mutations, mutations =>
         {
             var image = (byte[])original.Clone();
             foreach (var (offset, value) in mutations)
@@ -114,8 +115,8 @@ public sealed class MalformedInputTests(ITestOutputHelper output)
             if (status is 126) Interlocked.Increment(ref refused);
             else Interlocked.Increment(ref ran);
             if (status == 125 && diagnostics.Contains("engine error")) throw new Exception($"engine error: {diagnostics}");
-        }, seed: "0fIQY1AmYd27", iter: 250, threads: 1, print: m => string.Join(", ", m.Select(x => $"[{x.Offset}]=0x{x.Value:X2}")),
-            writeLine: output.WriteLine), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }, iterations: 250, defaultStream: 1, m => string.Join(", ", m.Select(x => $"[{x.Offset}]=0x{x.Value:X2}"))),
+            CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         try
         {
             await sample.WaitAsync(TimeSpan.FromSeconds(180));

@@ -204,4 +204,87 @@ public sealed class SimdArchitectureTests
             Assert.Equal((ushort)0xFFFF, vcpu.Processor.FpuTagWord);
         }
     }
+
+    [Fact]
+    public void Fnstenv16_StoresTheFourteenByteLayoutWithGuestPointers()
+    {
+        // 66 D9 36: FNSTENV m14byte, the 16-bit protected-mode layout (SDM Vol. 1, Figure 8-11).
+        var (vcpu, h, vm) = Run(a =>
+        {
+            a.mov(rsi, Data);                    // 10 bytes
+            a.mov(__dword_ptr[rsi + 14], 0x5A5A5A5A); // 7 bytes: a marker just past the 14-byte image
+            a.fninit();                          // 2 bytes, at +17
+            a.fld1();                            // 2 bytes, at +19
+            a.fst(__qword_ptr[rsi + 0x1238]);    // at +21: FDP = Data + 0x1238
+            a.db(0x66, 0xD9, 0x36);              // FNSTENV [rsi] with an operand-size prefix
+            a.hlt();
+        });
+        using (vm)
+        {
+            Assert.True(h.Exits[^1].Reason.Basic == ExitReason.Hlt, $"vector {ExceptionVector(h)}");
+            Assert.Equal((ushort)0x037F, vm.Memory.Read<ushort>(new GuestPhysicalAddress(Data)));       // FCW after FNINIT
+            Assert.Equal((ushort)(7 << 11), (ushort)(vm.Memory.Read<ushort>(new GuestPhysicalAddress(Data + 2)) & 0x3800)); // TOP = 7
+            Assert.Equal((ushort)0x3FFF, vm.Memory.Read<ushort>(new GuestPhysicalAddress(Data + 4)));   // ST0 valid, rest empty
+            Assert.Equal(unchecked((ushort)(TestGuest.CodeAddress + 21)), vm.Memory.Read<ushort>(new GuestPhysicalAddress(Data + 6)));
+            Assert.Equal((ushort)0, vm.Memory.Read<ushort>(new GuestPhysicalAddress(Data + 8)));
+            Assert.Equal(unchecked((ushort)(Data + 0x1238)), vm.Memory.Read<ushort>(new GuestPhysicalAddress(Data + 10)));
+            Assert.Equal((ushort)0, vm.Memory.Read<ushort>(new GuestPhysicalAddress(Data + 12)));
+            Assert.Equal(0x5A5A5A5Au, vm.Memory.Read<uint>(new GuestPhysicalAddress(Data + 14)));
+            Assert.Equal(0x3Fu, vcpu.Processor.FpuControlWord & 0x3Fu); // FNSTENV masks every exception
+        }
+    }
+
+    [Fact]
+    public void Fnsave16ThenFrstor16_RestoresTheStackFromTheNinetyFourByteImage()
+    {
+        var (vcpu, h, vm) = Run(a =>
+        {
+            a.mov(rsi, Data);
+            a.fldpi();
+            a.fld1();
+            a.db(0x66, 0xDD, 0x36);              // FNSAVE m94byte [rsi]
+            a.fldz();
+            a.db(0x66, 0xDD, 0x26);              // FRSTOR m94byte [rsi]
+            a.fstp(__qword_ptr[rsi + 200]);
+            a.fstp(__qword_ptr[rsi + 208]);
+            a.hlt();
+        });
+        using (vm)
+        {
+            Assert.True(h.Exits[^1].Reason.Basic == ExitReason.Hlt, $"vector {ExceptionVector(h)} at {h.Exits[^1].Rip - TestGuest.CodeAddress}");
+            Assert.Equal(1.0, vm.Memory.Read<double>(new GuestPhysicalAddress(Data + 200)));
+            Assert.Equal(Math.PI, vm.Memory.Read<double>(new GuestPhysicalAddress(Data + 208)));
+            // ST0 (1.0) follows the 14-byte environment: significand 8000...0, exponent 3FFF.
+            Assert.Equal(0x8000000000000000UL, vm.Memory.Read<ulong>(new GuestPhysicalAddress(Data + 14)));
+            Assert.Equal((ushort)0x3FFF, vm.Memory.Read<ushort>(new GuestPhysicalAddress(Data + 22)));
+            Assert.Equal(unchecked((ushort)(TestGuest.CodeAddress + 12)), vm.Memory.Read<ushort>(new GuestPhysicalAddress(Data + 6)));
+            Assert.Equal((ushort)0xFFFF, vcpu.Processor.FpuTagWord);
+        }
+    }
+
+    [Fact]
+    public void Fldenv16_LoadsControlWordAndPointersFromTheFourteenByteLayout()
+    {
+        var (vcpu, h, vm) = Run(a =>
+        {
+            a.mov(rsi, Data);
+            a.mov(__word_ptr[rsi], 0x027F);        // FCW: precision 53 bits, all masked
+            a.mov(__word_ptr[rsi + 2], 0);
+            a.mov(__word_ptr[rsi + 4], 0xFFFF);
+            a.mov(__word_ptr[rsi + 6], 0x1234);    // FIP offset
+            a.mov(__word_ptr[rsi + 8], 0);
+            a.mov(__word_ptr[rsi + 10], 0x5678);   // FDP offset
+            a.mov(__word_ptr[rsi + 12], 0);
+            a.db(0x66, 0xD9, 0x26);              // FLDENV m14byte [rsi]
+            a.fnstcw(__word_ptr[rsi + 100]);
+            a.hlt();
+        });
+        using (vm)
+        {
+            Assert.True(h.Exits[^1].Reason.Basic == ExitReason.Hlt, $"vector {ExceptionVector(h)}");
+            Assert.Equal((ushort)0x027F, vm.Memory.Read<ushort>(new GuestPhysicalAddress(Data + 100)));
+            Assert.Equal(0x1234UL, vcpu.Processor.FpuInstructionPointer);
+            Assert.Equal(0x5678UL, vcpu.Processor.FpuDataPointer);
+        }
+    }
 }
