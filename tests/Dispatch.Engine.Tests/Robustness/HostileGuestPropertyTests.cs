@@ -38,8 +38,33 @@ public sealed class HostileGuestPropertyTests(ITestOutputHelper output)
             return idt;
         })));
 
+    // Prefixes that change how an x87/SIMD instruction reads its operands: operand size, REP/REPNE (mandatory prefixes),
+    // REX.W/REX.B, address size, segment overrides, LOCK.
+    private static readonly Gen<byte> Prefix = Gen.OneOf<byte>(0x66, 0xF2, 0xF3, 0x48, 0x41, 0x4C, 0x67, 0x2E, 0x64, 0x65, 0xF0);
+
+    // One instruction from the x87 (D8-DF) or 0F/0F38/0F3A maps with random prefixes, ModR/M and trailing bytes: uniform
+    // random bytes reach these forms rarely (an FNSTENV with an operand-size prefix took tens of thousands of cases).
+    private static readonly Gen<byte[]> FloatingPointInstruction =
+        from prefixes in Prefix.Array[0, 3]
+        from escape in Gen.Int[0, 3]
+        from x87 in Gen.Byte[0xD8, 0xDF]
+        from opcode in Gen.Byte
+        from modrm in Gen.Byte
+        from tail in Gen.Byte.Array[0, 6]
+        select prefixes.Concat(escape switch
+        {
+            0 => new[] { x87 },
+            1 => new byte[] { 0x0F, opcode },
+            2 => new byte[] { 0x0F, 0x38, opcode },
+            _ => new byte[] { 0x0F, 0x3A, opcode },
+        }).Append(modrm).Concat(tail).ToArray();
+
+    private static readonly Gen<byte[]> Code = Gen.Frequency(
+        (3, Gen.Byte.Array[1, 256]),
+        (1, FloatingPointInstruction.Array[1, 24].Select(parts => parts.SelectMany(p => p).ToArray())));
+
     private static readonly Gen<HostileCase> Cases =
-        from code in Gen.Byte.Array[1, 256]
+        from code in Code
         from registers in Register.Array[16]
         from cpl in Gen.Int[0, 1].Select(i => i * 3)
         from exceptionsExit in Gen.Bool
