@@ -41,6 +41,9 @@ public sealed class AddressSpace
 
     public IReadOnlyList<MemoryArea> Areas => _areas;
 
+    /// <summary>Most guest-physical bytes the process may use: its machine's RAM as <c>sysinfo</c> reports it.</summary>
+    public ulong MemoryLimit => _memoryLimit;
+
     /// <summary>Guest-physical bytes in use for pages and tables.</summary>
     public ulong ResidentBytes { get; private set; }
 

@@ -115,6 +115,22 @@ public sealed unsafe partial class LinuxKernel
         return _memory.TryWrite(buffer, u) ? 0 : -Errno.EFAULT;
     }
 
+    /// <summary>
+    /// sysinfo(2) for a machine with one process, no swap and no load, whose RAM is the process's memory limit; the C
+    /// library derives _SC_PHYS_PAGES and _SC_AVPHYS_PAGES from it (qsort sizes its buffer by them).
+    /// </summary>
+    private long SysInfo(ulong buffer)
+    {
+        Span<byte> info = stackalloc byte[112]; // struct sysinfo on x86-64
+        info.Clear();
+        BinaryPrimitives.WriteInt64LittleEndian(info, Monotonic().Seconds); // uptime
+        BinaryPrimitives.WriteUInt64LittleEndian(info[32..], _memory.MemoryLimit); // totalram
+        BinaryPrimitives.WriteUInt64LittleEndian(info[40..], _memory.MemoryLimit - Math.Min(_memory.ResidentBytes, _memory.MemoryLimit)); // freeram
+        BinaryPrimitives.WriteUInt16LittleEndian(info[80..], 1); // procs
+        BinaryPrimitives.WriteUInt32LittleEndian(info[104..], 1); // mem_unit: sizes are in bytes
+        return _memory.TryWrite(buffer, info) ? 0 : -Errno.EFAULT;
+    }
+
     private long PrLimit(int pid, int resource, ulong newLimit, ulong oldLimit)
     {
         if (pid != 0 && pid != ProcessId) return -Errno.ESRCH;

@@ -115,6 +115,7 @@ public sealed partial class LinuxKernel
         96 => GetTimeOfDay(a0),
         97 => PrLimit(0, (int)a0, 0, a1),
         98 => _memory.TryWrite(a1, new byte[144]) ? 0 : -Errno.EFAULT,
+        99 => SysInfo(a0),
         102 => HostLibc.getuid(),
         104 => HostLibc.getgid(),
         107 => HostLibc.geteuid(),

@@ -20,7 +20,7 @@ public static class SyscallTable
         [74] = ("fsync", "d"), [77] = ("ftruncate", "dd"), [79] = ("getcwd", "pd"), [80] = ("chdir", "s"),
         [82] = ("rename", "ss"), [83] = ("mkdir", "sx"), [84] = ("rmdir", "s"), [87] = ("unlink", "s"),
         [89] = ("readlink", "spd"), [95] = ("umask", "x"), [96] = ("gettimeofday", "pp"), [97] = ("getrlimit", "dp"),
-        [98] = ("getrusage", "dp"), [99] = ("sysinfo", "p"), [102] = ("getuid", ""), [104] = ("getgid", ""),
+        [98] = ("getrusage", "dp"), [99] = ("sysinfo", "p"), [99] = ("sysinfo", "p"), [102] = ("getuid", ""), [104] = ("getgid", ""),
         [107] = ("geteuid", ""), [108] = ("getegid", ""), [110] = ("getppid", ""), [111] = ("getpgrp", ""),
         [131] = ("sigaltstack", "pp"), [157] = ("prctl", "dxxxx"), [158] = ("arch_prctl", "xx"), [186] = ("gettid", ""),
         [200] = ("tkill", "dd"), [201] = ("time", "p"), [202] = ("futex", "pdxppx"), [204] = ("sched_getaffinity", "ddp"),

@@ -25,15 +25,19 @@ public static class GuestProgram
     public static bool CompilerExists(string compiler) =>
         Environment.GetEnvironmentVariable("PATH")!.Split(':').Any(d => File.Exists(Path.Combine(d, compiler)));
 
-    /// <summary>Builds <paramref name="source"/> once per compiler and flags; returns the executable's path.</summary>
-    public static string Build(string source, string compiler = "gcc", string flags = "-static -O2")
+    /// <summary>
+    /// Builds <paramref name="source"/> once per compiler, flags and libraries (linked after the source, as static linking
+    /// needs); returns the executable's path.
+    /// </summary>
+    public static string Build(string source, string compiler = "gcc", string flags = "-static -O2", string libraries = "")
     {
-        string key = $"{source}|{compiler}|{flags}";
+        string key = $"{source}|{compiler}|{flags}|{libraries}";
         lock (Gate)
         {
             if (Built.TryGetValue(key, out var built)) return built;
             string output = Path.Combine(WorkDirectory, $"{Path.GetFileNameWithoutExtension(source)}-{compiler}-{Built.Count}");
-            var (_, err, status) = Run(compiler, [.. flags.Split(' '), "-o", output, Source(source)], WorkDirectory);
+            var (_, err, status) = Run(compiler,
+                [.. flags.Split(' '), "-o", output, Source(source), .. libraries.Split(' ', StringSplitOptions.RemoveEmptyEntries)], WorkDirectory);
             if (status != 0) throw new InvalidOperationException($"{compiler} {flags} {source} failed: {Encoding.UTF8.GetString(err)}");
             Built[key] = output;
             return output;

@@ -49,6 +49,17 @@ public sealed class LinuxProgramTests
     public void Glibc_printf_of_floating_point() => Compare("gcc", "float.c");
 
     [Fact]
+    public void Glibc_rounding_modes_exception_flags_long_double_libm_qsort_and_string_functions()
+    {
+        // Found FNSTSW AX raising #UD (libm's fmod) and qsort sorting differently without sysinfo.
+        string program = GuestProgram.Build("numeric.c", flags: "-static -O2 -frounding-math", libraries: "-lm");
+        var native = GuestProgram.RunNative(program);
+        var guest = GuestProgram.RunGuest(program);
+        Assert.Equal("", guest.Diagnostics);
+        AssertSame(native, guest);
+    }
+
+    [Fact]
     public void Glibc_static_pie_runs_relocated()
     {
         // A static-pie is ET_DYN: the loader places it at its own base and the C library relocates itself at start-up.

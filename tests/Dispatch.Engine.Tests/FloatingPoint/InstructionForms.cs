@@ -23,7 +23,7 @@ internal static class InstructionForms
             if (code == Code.INVALID) continue;
             var op = code.ToOpCode();
             if (op.Encoding != EncodingKind.Legacy || !op.Mode64 || Excluded.Contains(code.Mnemonic())) continue;
-            if (code.CpuidFeatures().Any(f => f is not (CpuidFeature.FPU or CpuidFeature.FPU387 or CpuidFeature.MMX or CpuidFeature.SSE or CpuidFeature.SSE2
+            if (code.CpuidFeatures().Any(f => f is not (CpuidFeature.FPU or CpuidFeature.FPU287 or CpuidFeature.FPU387 or CpuidFeature.MMX or CpuidFeature.SSE or CpuidFeature.SSE2
                 or CpuidFeature.SSE3 or CpuidFeature.SSSE3 or CpuidFeature.SSE4_1 or CpuidFeature.SSE4_2 or CpuidFeature.CMOV or CpuidFeature.X64))) continue;
             for (int form = 0; form < 2; form++)
             {

@@ -287,4 +287,30 @@ public sealed class SimdArchitectureTests
             Assert.Equal(0x5678UL, vcpu.Processor.FpuDataPointer);
         }
     }
+
+    [Fact]
+    public void FnstswAx_And_FstswAx_CopyTheStatusWordWithConditionCodes()
+    {
+        // FSTSW AX is an 80287 form (Iced: CpuidFeature.FPU287); compilers use it after FCOM and FPREM.
+        var (vcpu, h, vm) = Run(a =>
+        {
+            a.mov(rax, 0x1111_2222_3333_4444);
+            a.fninit();
+            a.fld1();
+            a.fldz();
+            a.fcom(st0, st1); // 0 < 1: C0 = 1
+            a.fnstsw(ax);
+            a.mov(rbx, rax);
+            a.fcompp();      // pops both: TOP back to 0
+            a.fstsw(ax);
+            a.hlt();
+        });
+        using (vm)
+        {
+            Assert.True(h.Exits[^1].Reason.Basic == ExitReason.Hlt, $"vector {ExceptionVector(h)}");
+            // TOP = 6 after two loads, C0 set, upper 48 bits of RAX untouched.
+            Assert.Equal(0x1111_2222_3333_0000UL | (6u << 11) | 0x100u, vcpu.Registers.Rbx);
+            Assert.Equal(0x1111_2222_3333_0000UL | 0x100u, vcpu.Registers.Rax);
+        }
+    }
 }

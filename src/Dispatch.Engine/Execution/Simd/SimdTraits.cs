@@ -57,7 +57,8 @@ internal sealed class SimdTraits
     /// <summary>The instruction-set extensions the interpreter implements on this host (what CPUID reports).</summary>
     public static bool Implements(CpuidFeature feature) => HostStubs.IsSupported && feature switch
     {
-        CpuidFeature.FPU or CpuidFeature.FPU387 or CpuidFeature.MMX or CpuidFeature.SSE or CpuidFeature.SSE2 or CpuidFeature.FXSR => true,
+        // FPU287: the forms the 80287 added, FNSTSW AX and FSTSW AX among them.
+        CpuidFeature.FPU or CpuidFeature.FPU287 or CpuidFeature.FPU387 or CpuidFeature.MMX or CpuidFeature.SSE or CpuidFeature.SSE2 or CpuidFeature.FXSR => true,
         CpuidFeature.CMOV or CpuidFeature.X64 => true,
         // The XSAVE feature set for the x87 and SSE components, done in software (Processor.Xsave.cs).
         CpuidFeature.XSAVE or CpuidFeature.XSAVEOPT or CpuidFeature.XSAVEC => true,
@@ -127,7 +128,7 @@ internal sealed class SimdTraits
         foreach (var f in features)
         {
             if (!Implements(f)) return SimdKind.Unsupported;
-            if (f is CpuidFeature.FPU or CpuidFeature.FPU387) x87 = true;
+            if (f is CpuidFeature.FPU or CpuidFeature.FPU287 or CpuidFeature.FPU387) x87 = true;
             else if (f == CpuidFeature.MMX) mmx = true;
             else if (f is CpuidFeature.SSE or CpuidFeature.SSE2 or CpuidFeature.SSE3 or CpuidFeature.SSSE3 or CpuidFeature.SSE4_1 or CpuidFeature.SSE4_2) sse = true;
         }
