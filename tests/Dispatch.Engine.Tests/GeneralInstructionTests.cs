@@ -146,4 +146,30 @@ public sealed class GeneralInstructionTests
             Assert.Equal(2UL * perVCpu, vm.Memory.ReadUInt64(new GuestPhysicalAddress(0x30_0010)));
         }
     }
+
+    [Fact]
+    public void HintSpace_RdsspReservedNopsCldemoteAndMpx_RunAsNopsThatTouchNoMemory()
+    {
+        var (vm, vcpu) = TestGuest.Create(a =>
+        {
+            a.mov(rbx, 0x1234);
+            a.mov(ecx, 0x5678);
+            a.rdsspq(rbx);                                        // CET shadow stacks off: RBX unchanged
+            a.rdsspd(ecx);
+            a.db(0x0F, 0x19, 0x04, 0x25, 0x00, 0x00, 0x00, 0x70); // reserved NOP [0x70000000], far outside RAM
+            a.db(0x0F, 0x1C, 0x04, 0x25, 0x00, 0x00, 0x00, 0x70); // CLDEMOTE [0x70000000]
+            a.db(0x0F, 0x1D, 0xC0);                               // reserved NOP eax, eax
+            a.db(0x66, 0x0F, 0x1A, 0xC1);                         // BNDMOV bnd0, bnd1
+            a.db(0xF3, 0x0F, 0x1A, 0x04, 0x25, 0x00, 0x00, 0x00, 0x70); // BNDCL bnd0, [0x70000000]
+            a.endbr64();
+            a.hlt();
+        });
+        using (vm)
+        {
+            var exit = Run(vcpu);
+            Assert.True(exit.Reason.Basic == ExitReason.Hlt, $"{exit.Reason.Basic} vector {exit.Interruption.Vector} at {exit.Rip:X}");
+            Assert.Equal(0x1234UL, vcpu.Registers.Rbx);
+            Assert.Equal(0x5678UL, vcpu.Registers.Rcx);
+        }
+    }
 }

@@ -216,6 +216,13 @@ internal sealed partial class Processor
             case Mnemonic.Nop: case Mnemonic.Endbr64: case Mnemonic.Endbr32: case Mnemonic.Lfence: case Mnemonic.Mfence:
             case Mnemonic.Sfence: case Mnemonic.Prefetchnta: case Mnemonic.Prefetcht0: case Mnemonic.Prefetcht1:
             case Mnemonic.Prefetcht2: case Mnemonic.Prefetchw:
+            // The hint space 0F 18-0F 1F executes as NOP, touching no memory, on a processor that gives the encoding no
+            // meaning or has the feature off: reserved NOPs, CLDEMOTE, MPX (not reported), and RDSSP, which leaves its
+            // destination unchanged while CET shadow stacks are off (never enabled here); libgcc's unwinder and glibc's
+            // longjmp rely on that to learn there is no shadow stack.
+            case Mnemonic.Reservednop: case Mnemonic.Cldemote: case Mnemonic.Rdsspd: case Mnemonic.Rdsspq:
+            case Mnemonic.Bndcl: case Mnemonic.Bndcn: case Mnemonic.Bndcu: case Mnemonic.Bndldx: case Mnemonic.Bndmk:
+            case Mnemonic.Bndmov: case Mnemonic.Bndstx:
                 return ExecutionStatus.Continue;
             case Mnemonic.Clflush: case Mnemonic.Clflushopt:
                 ReadMemory(EffectiveAddress(in ins), 1);
