@@ -169,6 +169,20 @@ public static class LongModeGuest
         vm.Memory.Write(gate + 8, handler >> 32);
     }
 
+    /// <summary>
+    /// CS and SS of CPL 3 (flat 64-bit code and data, accessed), as an IRET to user mode loads them: lets a VMM enter user
+    /// code with any register state, which SYSRET (RIP from RCX, RFLAGS from R11) cannot.
+    /// </summary>
+    internal static void WriteUserCodeAndStackSegments(Vmcs v)
+    {
+        var code = SegmentRegister.FlatCode64(UserCodeSelector | 3, 3);
+        var data = SegmentRegister.FlatData(UserDataSelector | 3, 3);
+        code.AccessRights |= 1;
+        data.AccessRights |= 1;
+        WriteSegment(v, VmcsField.GuestCsSelector, code);
+        WriteSegment(v, VmcsField.GuestSsSelector, data);
+    }
+
     private static void WriteSegment(Vmcs v, VmcsField selectorField, SegmentRegister s)
     {
         // Selector, limit, access rights and base fields of one register sit at the same index in their groups.

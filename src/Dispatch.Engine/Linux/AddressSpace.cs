@@ -391,6 +391,16 @@ public sealed class AddressSpace
         WriteEntry(entryAddress, frame | Present);
     }
 
+    /// <summary>
+    /// Maps the VMM's own frame at <paramref name="physical"/> (the GDT and TSS page, the IDT page) supervisor-only at
+    /// <paramref name="va"/>, so that the processor finds its descriptor tables through the process's page tables.
+    /// </summary>
+    public void MapSupervisorFrame(ulong va, ulong physical)
+    {
+        ulong entryAddress = LeafEntryAddress(va, create: true) ?? throw new InvalidOperationException("no memory for page tables");
+        WriteEntry(entryAddress, (physical & AddressMask) | Present | Writable | NoExecute);
+    }
+
     /// <summary>Reads pages already mapped in [va, va + destination.Length) (the loader merging shared pages); others read as zeros.</summary>
     internal void TryReadForLoader(ulong va, Span<byte> destination)
     {

@@ -4,12 +4,10 @@ using System.Security.Cryptography;
 
 namespace Dispatch.Linux;
 
-/// <summary>Process, time, signal and identity calls. Signal dispositions are recorded, never delivered.</summary>
+/// <summary>Process, time and identity calls.</summary>
 public sealed unsafe partial class LinuxKernel
 {
     private const int ArchSetGs = 0x1001, ArchSetFs = 0x1002, ArchGetFs = 0x1003, ArchGetGs = 0x1004;
-    private readonly Dictionary<int, byte[]> _signalActions = [];
-    private ulong _signalMask;
     private static readonly long StartTicks = Stopwatch.GetTimestamp();
 
     private long ArchPrctl(int code, ulong address)
@@ -28,76 +26,6 @@ public sealed unsafe partial class LinuxKernel
             default:
                 return -Errno.EINVAL;
         }
-    }
-
-    private long SigAction(int signal, ulong action, ulong oldAction, ulong setSize)
-    {
-        if (signal is < 1 or > 64 || signal is 9 or 19 && action != 0 || setSize != 8) return -Errno.EINVAL;
-        if (oldAction != 0)
-        {
-            var old = _signalActions.TryGetValue(signal, out var o) ? o : new byte[32];
-            if (!_memory.TryWrite(oldAction, old)) return -Errno.EFAULT;
-        }
-        if (action != 0)
-        {
-            var a = new byte[32];
-            if (!_memory.TryRead(action, a)) return -Errno.EFAULT;
-            _signalActions[signal] = a;
-        }
-        return 0;
-    }
-
-    private long SigProcMask(int how, ulong set, ulong oldSet, ulong setSize)
-    {
-        if (setSize != 8) return -Errno.EINVAL;
-        ulong previous = _signalMask;
-        if (set != 0)
-        {
-            if (!_memory.TryReadUInt64(set, out ulong s)) return -Errno.EFAULT;
-            switch (how)
-            {
-                case 0: _signalMask |= s; break;
-                case 1: _signalMask &= ~s; break;
-                case 2: _signalMask = s; break;
-                default: return -Errno.EINVAL;
-            }
-            _signalMask &= ~((1UL << 8) | (1UL << 18)); // SIGKILL and SIGSTOP cannot be blocked
-        }
-        if (oldSet != 0 && !_memory.TryWriteUInt64(oldSet, previous)) return -Errno.EFAULT;
-        return 0;
-    }
-
-    private long SigAltStack(ulong stack, ulong oldStack)
-    {
-        if (oldStack != 0)
-        {
-            var old = new byte[24];
-            BinaryPrimitives.WriteInt32LittleEndian(old.AsSpan(8), 2); // SS_DISABLE
-            if (!_memory.TryWrite(oldStack, old)) return -Errno.EFAULT;
-        }
-        if (stack != 0 && !_memory.TryRead(stack, new byte[24])) return -Errno.EFAULT;
-        return 0;
-    }
-
-    /// <summary>kill/tgkill/tkill aimed at the process itself: a signal whose default action is fatal ends it (128 + signal).</summary>
-    private long Kill(int pid, int signal)
-    {
-        if (pid != ProcessId && pid != 0 && pid != -1) return -Errno.ESRCH;
-        if (signal is < 0 or > 64) return -Errno.EINVAL;
-        if (signal == 0) return 0;
-        bool ignoredByDefault = signal is 17 or 18 or 23 or 28; // SIGCHLD, SIGCONT, SIGURG, SIGWINCH
-        ulong handler = _signalActions.TryGetValue(signal, out var a) ? BinaryPrimitives.ReadUInt64LittleEndian(a) : 0;
-        if (signal != 9 && (handler == 1 || (handler == 0 && ignoredByDefault))) return 0;
-        if (signal != 9 && (_signalMask & (1UL << (signal - 1))) != 0 && handler == 0)
-        {
-            // Blocked: it would stay pending. glibc's abort() unblocks SIGABRT before raising it, so this is rare.
-            return 0;
-        }
-        TerminationMessage = handler > 1
-            ? $"signal {signal} raised with a handler installed; signal delivery is not supported, the process is terminated"
-            : $"terminated by signal {signal}";
-        ExitStatus = 128 + signal;
-        return 0;
     }
 
     private long Futex(ulong operation)

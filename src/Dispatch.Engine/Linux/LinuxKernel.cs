@@ -32,6 +32,9 @@ public sealed partial class LinuxKernel
     /// <summary>Why the process ended abnormally (a fatal signal), for the user.</summary>
     public string? TerminationMessage { get; private set; }
 
+    /// <summary>The caller's RSP at the system call (sigaltstack needs to know whether it runs on the alternate stack).</summary>
+    public ulong UserStackPointer { get; set; }
+
     /// <summary>FS base requested by arch_prctl(ARCH_SET_FS), to be written to the VMCS by the caller.</summary>
     public ulong? PendingFsBase { get; set; }
 
@@ -100,7 +103,7 @@ public sealed partial class LinuxKernel
         35 => NanoSleep(a0, a1),
         39 => ProcessId,
         60 or 231 => Exit((int)a0),
-        62 => Kill((int)a0, (int)a1),
+        62 => Kill((int)a0, (int)a1, Signals.Signal.SiUser),
         63 => Uname(a0),
         72 => Fcntl((long)a0, (int)a1, a2),
         74 => File((long)a0) is { } f74 ? (f74.IsHost ? HostLibc.Result(HostLibc.fsync(f74.HostFd)) : 0) : -Errno.EBADF,
@@ -122,11 +125,12 @@ public sealed partial class LinuxKernel
         108 => HostLibc.getegid(),
         110 => HostLibc.getppid(),
         111 => ProcessId,
-        131 => SigAltStack(a0, a1),
+        127 => SigPending(a0, a1),
+        131 => SigAltStack(a0, a1, UserStackPointer),
         157 => -Errno.EINVAL,
         158 => ArchPrctl((int)a0, a1),
         186 => ProcessId,
-        200 => Kill(ProcessId, (int)a1),
+        200 => Kill(ProcessId, (int)a1, Signals.Signal.SiTkill),
         201 => Time(a0),
         202 => Futex(a1),
         217 => GetDents64((long)a0, a1, a2),
@@ -134,7 +138,7 @@ public sealed partial class LinuxKernel
         228 => ClockGetTime((int)a0, a1),
         229 => ClockGetRes(a1),
         230 => ClockNanoSleep((int)a1, a2, a3),
-        234 => Kill((int)a0, (int)a2),
+        234 => Kill((int)a0, (int)a2, Signals.Signal.SiTkill),
         257 => OpenAt((int)a0, a1, (int)a2, (uint)a3),
         258 => MkdirAt((int)a0, a1, (uint)a2),
         262 => StatAt((int)a0, a1, a2, (int)a3),

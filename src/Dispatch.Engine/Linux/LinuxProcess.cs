@@ -17,11 +17,14 @@ namespace Dispatch.Linux;
 /// bitmap all ones): #PF drives demand paging, anything else the process does not survive.
 /// </para>
 /// </summary>
-public sealed class LinuxProcess : IDisposable
+public sealed partial class LinuxProcess : IDisposable
 {
     /// <summary>Where the system-call entry stub lives: a supervisor page at the bottom of the kernel half.</summary>
     public const ulong SyscallStubAddress = 0xFFFF_8000_0000_0000;
     private static readonly byte[] SyscallStub = [0x0F, 0x01, 0xC1, 0x48, 0x0F, 0x07]; // vmcall; sysretq
+    private const long RtSigreturn = 15;
+    // The GDT and TSS page, then the IDT page, as the process's page tables map them (after the system-call stub).
+    private const ulong DescriptorTablesAddress = SyscallStubAddress + 0x1000;
     private const ulong VmmMemory = 1UL << 20; // GDT, TSS, IDT area and the unused identity map
     private const ulong PositionIndependentBase = 0x5555_5555_4000;
     private const ulong StackTop = AddressSpace.UserTop;
@@ -205,8 +208,14 @@ public sealed class LinuxProcess : IDisposable
             IdentityMapSize = 2UL << 20,
             ExceptionBitmap = 0xFFFF_FFFF,
         });
-        // The process's own address space replaces the identity map.
+        // The process's own address space replaces the identity map; the descriptor tables stay reachable through it,
+        // supervisor-only in the kernel half, for segment loads, the TSS's I/O permission bitmap and INT n.
         VCpu.Vmcs.Write(VmcsField.GuestCr3, Memory.Root);
+        Memory.MapSupervisorFrame(DescriptorTablesAddress, LongModeGuest.GdtAddress & ~0xFFFUL);
+        Memory.MapSupervisorFrame(DescriptorTablesAddress + 0x1000, LongModeGuest.IdtAddress & ~0xFFFUL);
+        VCpu.Vmcs.Write(VmcsField.GuestGdtrBase, DescriptorTablesAddress + (LongModeGuest.GdtAddress & 0xFFF));
+        VCpu.Vmcs.Write(VmcsField.GuestTrBase, DescriptorTablesAddress + (LongModeGuest.TssAddress & 0xFFF));
+        VCpu.Vmcs.Write(VmcsField.GuestIdtrBase, DescriptorTablesAddress + 0x1000 + (LongModeGuest.IdtAddress & 0xFFF));
         VCpu.Vmcs.Write(VmcsField.GuestRflags, 0x202);
         VCpu.WriteMsr(Msr.Ia32Lstar, SyscallStubAddress);
         VCpu.WriteMsr(Msr.Ia32Fmask, 0x4_7700); // TF, DF, IF, IOPL, NT, AC cleared on entry, as Linux does
@@ -237,6 +246,8 @@ public sealed class LinuxProcess : IDisposable
         if (context.GuestRip != SyscallStubAddress)
             return Terminate(132, $"illegal instruction at 0x{context.GuestRip:x}: vmcall from user code");
         ref var r = ref context.Registers;
+        if (r.Rax == RtSigreturn) return SignalReturn(ref context);
+        Kernel.UserStackPointer = context.Vmcs.Read(VmcsField.GuestRsp);
         long result = Kernel.Invoke((long)r.Rax, r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9);
         r.Rax = (ulong)result;
         if (Kernel.PendingFsBase is { } fs)
@@ -245,13 +256,14 @@ public sealed class LinuxProcess : IDisposable
             Kernel.PendingFsBase = null;
         }
         FlushTlbIfNeeded(ref context);
+        var delivered = DeliverPendingAfterSystemCall(ref context);
         if (Kernel.ExitStatus is { } status)
         {
             ExitStatus = status;
             Failure = Kernel.TerminationMessage;
             return ExitAction.Stop;
         }
-        return ExitAction.Complete;
+        return delivered ?? ExitAction.Complete;
     }
 
     /// <summary>Page tables changed under the guest: a VMCS write of CR3 makes the next VM entry reload it and flush the TLB.</summary>
@@ -263,19 +275,23 @@ public sealed class LinuxProcess : IDisposable
     }
 
     /// <summary>
-    /// An exception exit: a #PF an area allows is demand paging (back the page, retry the instruction); anything else ends
-    /// the process as Linux would with the matching signal, with a message that names the instruction.
+    /// An exception exit: a #PF an area allows is demand paging (back the page, retry the instruction); a fault whose
+    /// signal the process handles enters its handler; anything else ends the process as Linux would with the matching
+    /// signal, with a message that names the instruction.
     /// </summary>
     public ExitAction Exception(ref ExitContext context, InterruptionInfo info)
     {
         ulong rip = context.GuestRip;
+        if (info.Vector == ExceptionVector.PageFault && (context.InterruptionErrorCode & 4) != 0
+            && Memory.TryHandleFault(context.ExitQualification, context.InterruptionErrorCode))
+            return ExitAction.Resume;
+        if (TryDeliverFault(ref context, info, out var delivered)) return delivered;
         switch (info.Vector)
         {
             case ExceptionVector.PageFault:
             {
                 ulong address = context.ExitQualification;
                 uint error = context.InterruptionErrorCode;
-                if ((error & 4) != 0 && Memory.TryHandleFault(address, error)) return ExitAction.Resume;
                 string access = (error & 16) != 0 ? "execute" : (error & 2) != 0 ? "write" : "read";
                 return Terminate(139, $"segmentation fault: {access} at 0x{address:x} ({((error & 1) != 0 ? "protection" : "not mapped")}), {Describe(rip)}");
             }

@@ -22,7 +22,7 @@ public static class SyscallTable
         [89] = ("readlink", "spd"), [95] = ("umask", "x"), [96] = ("gettimeofday", "pp"), [97] = ("getrlimit", "dp"),
         [98] = ("getrusage", "dp"), [99] = ("sysinfo", "p"), [99] = ("sysinfo", "p"), [102] = ("getuid", ""), [104] = ("getgid", ""),
         [107] = ("geteuid", ""), [108] = ("getegid", ""), [110] = ("getppid", ""), [111] = ("getpgrp", ""),
-        [131] = ("sigaltstack", "pp"), [157] = ("prctl", "dxxxx"), [158] = ("arch_prctl", "xx"), [186] = ("gettid", ""),
+        [127] = ("rt_sigpending", "pd"), [131] = ("sigaltstack", "pp"), [157] = ("prctl", "dxxxx"), [158] = ("arch_prctl", "xx"), [186] = ("gettid", ""),
         [200] = ("tkill", "dd"), [201] = ("time", "p"), [202] = ("futex", "pdxppx"), [204] = ("sched_getaffinity", "ddp"),
         [217] = ("getdents64", "dpd"), [218] = ("set_tid_address", "p"), [228] = ("clock_gettime", "dp"),
         [229] = ("clock_getres", "dp"), [230] = ("clock_nanosleep", "ddpp"), [231] = ("exit_group", "d"),

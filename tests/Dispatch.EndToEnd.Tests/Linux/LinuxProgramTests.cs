@@ -67,6 +67,32 @@ public sealed class LinuxProgramTests
     }
 
     [Fact]
+    public void Signal_handlers_for_faults_and_raised_signals_run_and_return_as_natively()
+    {
+        string program = GuestProgram.Build("signals.c");
+        var native = GuestProgram.RunNative(program);
+        var guest = GuestProgram.RunGuest(program);
+        AssertSame(native, guest);
+        // The program ends itself with a SIGUSR1 whose SA_RESETHAND handler has been reset to the default.
+        Assert.Equal(128 + 10, guest.ExitStatus);
+        Assert.Contains("terminated by signal 10", guest.Diagnostics);
+        Assert.Contains("SIGUSR2 pending while blocked: 1", guest.StdoutText);
+    }
+
+    [Theory]
+    [InlineData("stack", "signal frame at 0x")]
+    [InlineData("sigreturn", "segmentation fault: execute at 0x0")]
+    public void Signal_misuse_ends_the_process_with_sigsegv_as_natively(string mode, string diagnostic)
+    {
+        string program = GuestProgram.Build("badsignal.c");
+        var native = GuestProgram.RunNative(program, mode);
+        var guest = GuestProgram.RunGuest(program, mode);
+        Assert.Equal(139, native.ExitStatus);
+        AssertSame(native, guest);
+        Assert.Contains(diagnostic, guest.Diagnostics);
+    }
+
+    [Fact]
     public void Glibc_static_pie_runs_relocated()
     {
         // A static-pie is ET_DYN: the loader places it at its own base and the C library relocates itself at start-up.
