@@ -5,7 +5,8 @@ namespace Dispatch.Cli.Linux;
 
 /// <summary>
 /// The VMM for Linux processes: the system-call stub's VMCALL goes to the process's kernel, CPUID answers from the engine's
-/// model, #PF is demand paging and any other exception ends the process with its signal. Anything else stops the run.
+/// model, exceptions become demand paging or signals, the VMX-preemption timer is the process's real-time timer. Anything
+/// else stops the run.
 /// </summary>
 public sealed partial class LinuxHandlers(LinuxProcess process)
 {
@@ -17,6 +18,9 @@ public sealed partial class LinuxHandlers(LinuxProcess process)
 
     [ExitHandler(ExitReason.ExceptionOrNmi)]
     private ExitAction Exception(ref ExitContext context, InterruptionInfo info) => process.Exception(ref context, info);
+
+    [ExitHandler(ExitReason.VmxPreemptionTimerExpired)]
+    private ExitAction Timer(ref ExitContext context) => process.TimerExpired(ref context);
 
     [ExitHandler(ExitReason.TripleFault)]
     private ExitAction TripleFault(ref ExitContext context) =>

@@ -136,9 +136,7 @@ public sealed unsafe partial class LinuxKernel
         if (!_memory.TryRead(request, buf)) return -Errno.EFAULT;
         long s = BinaryPrimitives.ReadInt64LittleEndian(buf), ns = BinaryPrimitives.ReadInt64LittleEndian(buf[8..]);
         if (s < 0 || ns is < 0 or >= 1_000_000_000) return -Errno.EINVAL;
-        Thread.Sleep(TimeSpan.FromTicks(Math.Min(s, 1L << 30) * TimeSpan.TicksPerSecond + ns / 100));
-        if (remaining != 0) WritePair(remaining, 0, 0);
-        return 0;
+        return Sleep(Math.Min(s, 1L << 30) * 1_000_000_000 + ns, remaining);
     }
 
     private long ClockNanoSleep(int flags, ulong request, ulong remaining)
@@ -149,7 +147,7 @@ public sealed unsafe partial class LinuxKernel
         long target = BinaryPrimitives.ReadInt64LittleEndian(buf) * 1_000_000_000 + BinaryPrimitives.ReadInt64LittleEndian(buf[8..]);
         var (s, ns) = Monotonic();
         long wait = target - (s * 1_000_000_000 + ns);
-        if (wait > 0) Thread.Sleep(TimeSpan.FromTicks(wait / 100));
-        return 0;
+        // TIMER_ABSTIME: an interrupted sleep leaves the remaining time unwritten, as the target itself says it.
+        return wait > 0 ? Sleep(wait, 0) : 0;
     }
 }

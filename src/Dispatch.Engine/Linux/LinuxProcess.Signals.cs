@@ -143,16 +143,18 @@ public sealed partial class LinuxProcess
         BinaryPrimitives.WriteUInt16LittleEndian(sc[(ScSegments + 6)..], LongModeGuest.UserDataSelector | 3);
         BinaryPrimitives.WriteUInt64LittleEndian(sc[ScErr..], user.ErrorCode);
         BinaryPrimitives.WriteUInt64LittleEndian(sc[ScTrapno..], user.TrapNumber);
-        BinaryPrimitives.WriteUInt64LittleEndian(sc[ScOldmask..], Kernel.SignalMask);
+        ulong currentMask = Kernel.SignalMask;
+        ulong savedMask = Kernel.TakeMaskToRestore() ?? currentMask; // rt_sigsuspend: the mask from before the wait
+        BinaryPrimitives.WriteUInt64LittleEndian(sc[ScOldmask..], savedMask);
         BinaryPrimitives.WriteUInt64LittleEndian(sc[ScCr2..], user.FaultAddress);
         BinaryPrimitives.WriteUInt64LittleEndian(sc[ScFpstate..], fpState);
-        BinaryPrimitives.WriteUInt64LittleEndian(uc[UcSigmask..], Kernel.SignalMask);
+        BinaryPrimitives.WriteUInt64LittleEndian(uc[UcSigmask..], savedMask);
         WriteSiginfo(f.Slice(InfoOffset, SiginfoSize), signal);
 
         if (!Memory.TryWrite(fpState, fp) || !Memory.TryWrite(frame, f))
             return TerminateWith(Signal.Segv, $"signal {number}: the signal frame at 0x{frame:x} cannot be written (stack overflow?)");
 
-        ulong mask = Kernel.SignalMask | action.Mask;
+        ulong mask = currentMask | action.Mask;
         if ((action.Flags & Signal.SaNoDefer) == 0) mask |= Signal.Bit(number);
         Kernel.SignalMask = mask;
         if ((action.Flags & Signal.SaResetHand) != 0) Kernel.ResetAction(number);
@@ -239,6 +241,52 @@ public sealed partial class LinuxProcess
         context.Registers.Rsp = rsp;
         v.Write(VmcsField.GuestRflags, (rflags & RestorableFlags) | UserFlags);
         LongModeGuest.WriteUserCodeAndStackSegments(v);
+    }
+
+    /// <summary>
+    /// The VMX-preemption timer exit armed for the process's real-time timer: raises SIGALRM when it is due and delivers
+    /// what is deliverable. In the system-call stub (CPL 0) nothing is delivered: the call's return will do it.
+    /// </summary>
+    public ExitAction TimerExpired(ref ExitContext context)
+    {
+        Kernel.FireTimerIfDue();
+        ExitAction action = ExitAction.Resume;
+        if (context.GuestRip < AddressSpace.UserTop && Kernel.TakeDeliverableSignal() is { } signal)
+        {
+            var user = new UserContext
+            {
+                Registers = context.Registers,
+                Rip = context.GuestRip,
+                Rflags = context.Vmcs.Read(VmcsField.GuestRflags),
+            };
+            user.Registers.Rsp = context.Vmcs.Read(VmcsField.GuestRsp);
+            action = Deliver(ref context, ref user, signal);
+        }
+        if (Kernel.ExitStatus is { } status) return Terminate(status, Kernel.TerminationMessage ?? $"terminated by signal {status - 128}");
+        return Continue(ref context, action);
+    }
+
+    /// <summary>
+    /// Every exit the process resumes from goes through here: the VMX-preemption timer is armed while the real-time timer
+    /// is (it counts at 1 GHz / 2^5 here, so one VMCS value covers about 137 s; a longer wait re-arms on expiry).
+    /// </summary>
+    private ExitAction Continue(ref ExitContext context, ExitAction action)
+    {
+        if (action.Kind == ExitActionKind.Stop) return action;
+        var v = context.Vmcs;
+        uint pin = v.Read32(VmcsField.PinBasedVmExecutionControls);
+        const uint timerBit = (uint)PinBasedControls.ActivateVmxPreemptionTimer;
+        if (Kernel.TimerDeadline is { } deadline)
+        {
+            long ticks = Math.Max(0, deadline - System.Diagnostics.Stopwatch.GetTimestamp());
+            double nanoseconds = ticks * (1e9 / System.Diagnostics.Stopwatch.Frequency);
+            // In the stub, expire a little later: the call's return delivers the signal.
+            ulong value = context.GuestRip >= AddressSpace.UserTop ? 1024 : (ulong)(nanoseconds / (1 << VCpu.PreemptionTimerRateShift));
+            v.Write(VmcsField.VmxPreemptionTimerValue, (uint)Math.Min(value, uint.MaxValue));
+            if ((pin & timerBit) == 0) v.Write(VmcsField.PinBasedVmExecutionControls, pin | timerBit);
+        }
+        else if ((pin & timerBit) != 0) v.Write(VmcsField.PinBasedVmExecutionControls, pin & ~timerBit);
+        return action;
     }
 
     private ExitAction TerminateWith(int signal, string? message)

@@ -246,7 +246,7 @@ public sealed partial class LinuxProcess : IDisposable
         if (context.GuestRip != SyscallStubAddress)
             return Terminate(132, $"illegal instruction at 0x{context.GuestRip:x}: vmcall from user code");
         ref var r = ref context.Registers;
-        if (r.Rax == RtSigreturn) return SignalReturn(ref context);
+        if (r.Rax == RtSigreturn) return Continue(ref context, SignalReturn(ref context));
         Kernel.UserStackPointer = context.Vmcs.Read(VmcsField.GuestRsp);
         long result = Kernel.Invoke((long)r.Rax, r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9);
         r.Rax = (ulong)result;
@@ -263,7 +263,7 @@ public sealed partial class LinuxProcess : IDisposable
             Failure = Kernel.TerminationMessage;
             return ExitAction.Stop;
         }
-        return delivered ?? ExitAction.Complete;
+        return Continue(ref context, delivered ?? ExitAction.Complete);
     }
 
     /// <summary>Page tables changed under the guest: a VMCS write of CR3 makes the next VM entry reload it and flush the TLB.</summary>
@@ -284,8 +284,8 @@ public sealed partial class LinuxProcess : IDisposable
         ulong rip = context.GuestRip;
         if (info.Vector == ExceptionVector.PageFault && (context.InterruptionErrorCode & 4) != 0
             && Memory.TryHandleFault(context.ExitQualification, context.InterruptionErrorCode))
-            return ExitAction.Resume;
-        if (TryDeliverFault(ref context, info, out var delivered)) return delivered;
+            return Continue(ref context, ExitAction.Resume);
+        if (TryDeliverFault(ref context, info, out var delivered)) return Continue(ref context, delivered);
         switch (info.Vector)
         {
             case ExceptionVector.PageFault:

@@ -79,6 +79,18 @@ public sealed class LinuxProgramTests
         Assert.Contains("SIGUSR2 pending while blocked: 1", guest.StdoutText);
     }
 
+    [Fact]
+    public void Real_time_timer_interrupts_loops_and_waits_as_natively()
+    {
+        string program = GuestProgram.Build("timers.c");
+        var native = GuestProgram.RunNative(program);
+        var guest = GuestProgram.RunGuest(program);
+        AssertSame(native, guest);
+        // The program ends by letting SIGALRM take its default action.
+        Assert.Equal(128 + 14, guest.ExitStatus);
+        Assert.Contains("sigsuspend: handler ran 1 time(s), SIGALRM blocked again: 1", guest.StdoutText);
+    }
+
     [Theory]
     [InlineData("stack", "signal frame at 0x")]
     [InlineData("sigreturn", "segmentation fault: execute at 0x0")]

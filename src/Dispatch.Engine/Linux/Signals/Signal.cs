@@ -6,7 +6,7 @@ namespace Dispatch.Linux.Signals;
 /// </summary>
 internal static class Signal
 {
-    public const int Ill = 4, Trap = 5, Abrt = 6, Bus = 7, Fpe = 8, Kill = 9, Segv = 11, Child = 17, Continue = 18, Stop = 19,
+    public const int Ill = 4, Trap = 5, Abrt = 6, Bus = 7, Fpe = 8, Kill = 9, Segv = 11, Alarm = 14, Child = 17, Continue = 18, Stop = 19,
         Urgent = 23, WindowChange = 28;
 
     /// <summary>The highest signal number (SIGRTMAX).</summary>
