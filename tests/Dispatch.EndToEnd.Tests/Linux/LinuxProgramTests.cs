@@ -91,6 +91,21 @@ public sealed class LinuxProgramTests
         Assert.Contains("sigsuspend: handler ran 1 time(s), SIGALRM blocked again: 1", guest.StdoutText);
     }
 
+    [Fact]
+    public void Static_cpython_runs_a_script_as_natively()
+    {
+        // Debian's libpython3.11.a (libpython3.11-dev; .ci/run installs it) linked into a static interpreter. -I -B: no
+        // environment, no user site, no bytecode files written.
+        string program = GuestProgram.Build("python.c", flags: "-static -O2 -I/usr/include/python3.11", libraries: "-lpython3.11 -lexpat -lz -lm");
+        string[] args = ["-I", "-B", GuestProgram.Source("workload.py")];
+        var native = GuestProgram.RunNative(program, args);
+        var guest = GuestProgram.RunGuest(program, args);
+        Assert.Equal(0, native.ExitStatus);
+        Assert.Equal("", guest.Diagnostics);
+        AssertSame(native, guest);
+        Assert.Contains("SIGALRM handled in Python: [14]", guest.StdoutText);
+    }
+
     [Theory]
     [InlineData("stack", "signal frame at 0x")]
     [InlineData("sigreturn", "segmentation fault: execute at 0x0")]
