@@ -24,6 +24,7 @@ internal static unsafe partial class HostLibc
     [DllImport(Libc, SetLastError = true)] public static extern nint readlinkat(int dirfd, byte* path, byte* buf, nint size);
     [DllImport(Libc, SetLastError = true)] public static extern int ioctl(int fd, ulong request, byte* arg);
     [DllImport(Libc, SetLastError = true)] public static extern int fcntl(int fd, int cmd, long arg);
+    [DllImport(Libc, SetLastError = true, EntryPoint = "fcntl")] public static extern int fcntl_pointer(int fd, int cmd, byte* arg);
     [DllImport(Libc, SetLastError = true)] public static extern int dup(int fd);
     [DllImport(Libc, SetLastError = true)] public static extern int pipe2(int* fds, int flags);
     [DllImport(Libc, SetLastError = true)] public static extern int faccessat(int dirfd, byte* path, int mode, int flags);
@@ -32,6 +33,11 @@ internal static unsafe partial class HostLibc
     [DllImport(Libc, SetLastError = true)] public static extern int renameat(int olddirfd, byte* oldpath, int newdirfd, byte* newpath);
     [DllImport(Libc, SetLastError = true)] public static extern int ftruncate(int fd, long length);
     [DllImport(Libc, SetLastError = true)] public static extern int fsync(int fd);
+    [DllImport(Libc, SetLastError = true)] public static extern int fdatasync(int fd);
+    [DllImport(Libc, SetLastError = true)] public static extern int fchmod(int fd, uint mode);
+    [DllImport(Libc, SetLastError = true)] public static extern int fchown(int fd, uint owner, uint group);
+    [DllImport(Libc, SetLastError = true)] public static extern int fchmodat(int dirfd, byte* path, uint mode, int flags);
+    [DllImport(Libc, SetLastError = true)] public static extern int fchownat(int dirfd, byte* path, uint owner, uint group, int flags);
     [DllImport(Libc, SetLastError = true)] public static extern int uname(byte* buf);
     [DllImport(Libc, SetLastError = true)] public static extern byte* getcwd(byte* buf, nint size);
     [DllImport(Libc)] public static extern int getppid();

@@ -240,6 +240,32 @@ public sealed unsafe partial class LinuxKernel
         fixed (byte* p = NulTerminated(path)) return HostLibc.Result(HostLibc.mkdirat(host, p, mode));
     }
 
+    /// <summary>chmod, fchmodat: the host file's mode (AT_SYMLINK_NOFOLLOW is refused by the host as by Linux).</summary>
+    private long ChmodAt(int dirfd, ulong pathPointer, uint mode, int flags)
+    {
+        var path = Path(pathPointer);
+        if (path is null) return -Errno.EFAULT;
+        if (HostDir(dirfd) is not { } host) return -Errno.EBADF;
+        fixed (byte* p = NulTerminated(path)) return HostLibc.Result(HostLibc.fchmodat(host, p, mode, flags));
+    }
+
+    /// <summary>chown, lchown, fchownat: the host file's owner, as far as dispatch's own user may change it.</summary>
+    private long ChownAt(int dirfd, ulong pathPointer, uint owner, uint group, int flags)
+    {
+        var path = Path(pathPointer);
+        if (path is null) return -Errno.EFAULT;
+        if (HostDir(dirfd) is not { } host) return -Errno.EBADF;
+        fixed (byte* p = NulTerminated(path)) return HostLibc.Result(HostLibc.fchownat(host, p, owner, group, flags));
+    }
+
+    /// <summary>fsync, fdatasync, fchmod, fchown on a descriptor: the host file's; a stream that is not a host file succeeds.</summary>
+    private long OnHostFile(long fd, Func<int, int> call)
+    {
+        var f = File(fd);
+        if (f is null) return -Errno.EBADF;
+        return f.IsHost ? HostLibc.Result(call(f.HostFd)) : 0;
+    }
+
     private long RenameAt(int olddir, ulong oldPointer, int newdir, ulong newPointer)
     {
         var from = Path(oldPointer);
@@ -327,8 +353,33 @@ public sealed unsafe partial class LinuxKernel
                 return f.Stream!.CanRead && f.Stream.CanWrite ? 2 : f.Stream.CanWrite ? 1 : 0;
             case 4: // F_SETFL
                 return f.IsHost ? HostLibc.Result(HostLibc.fcntl(f.HostFd, 4, (long)argument)) : 0;
+            case 5: case 6: case 7: // F_GETLK, F_SETLK, F_SETLKW
+            case 36: case 37: case 38: // F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW
+                return RecordLock(f, command, argument);
             default: return -Errno.EINVAL;
         }
+    }
+
+    /// <summary>
+    /// POSIX and open-file-description record locks: the host's, on the host file, so that other host processes see them.
+    /// struct flock (l_type, l_whence, l_start, l_len, l_pid: 32 bytes) has the same layout in guest and host. A stream
+    /// that is not a host file has no other user: every lock is granted and F_GETLK finds none.
+    /// </summary>
+    private long RecordLock(OpenFile f, int command, ulong argument)
+    {
+        var flock = new byte[32];
+        if (!_memory.TryRead(argument, flock)) return -Errno.EFAULT;
+        bool query = command is 5 or 36;
+        if (!f.IsHost)
+        {
+            if (!query) return 0;
+            BinaryPrimitives.WriteInt16LittleEndian(flock, 2); // F_UNLCK
+            return _memory.TryWrite(argument, flock) ? 0 : -Errno.EFAULT;
+        }
+        int result;
+        fixed (byte* p = flock) result = HostLibc.fcntl_pointer(f.HostFd, command, p);
+        if (result < 0) return HostLibc.Error();
+        return !query || _memory.TryWrite(argument, flock) ? result : -Errno.EFAULT;
     }
 
     private long Dup(long fd)

@@ -106,6 +106,19 @@ public sealed class LinuxProgramTests
         Assert.Contains("SIGALRM handled in Python: [14]", guest.StdoutText);
     }
 
+    [Fact]
+    public void Sqlite_with_write_ahead_logging_on_a_host_file_as_natively()
+    {
+        // Found fcntl record locks (F_SETLK), fdatasync and fchown missing: SQLite reported a disk I/O error.
+        string program = GuestProgram.Build("sqlite.c", libraries: "-lsqlite3 -lm");
+        var native = GuestProgram.RunNative(program, GuestProgram.WriteFile("native.db", ""));
+        var guest = GuestProgram.RunGuest(program, GuestProgram.WriteFile("guest.db", ""));
+        Assert.Equal(0, native.ExitStatus);
+        Assert.Equal("", guest.Diagnostics);
+        AssertSame(native, guest);
+        Assert.Contains("integrity_check=ok", guest.StdoutText);
+    }
+
     [Theory]
     [InlineData("stack", "signal frame at 0x")]
     [InlineData("sigreturn", "segmentation fault: execute at 0x0")]
