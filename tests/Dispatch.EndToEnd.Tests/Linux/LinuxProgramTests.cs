@@ -69,10 +69,7 @@ public sealed class LinuxProgramTests
     [Fact]
     public void Signal_handlers_for_faults_and_raised_signals_run_and_return_as_natively()
     {
-        string program = GuestProgram.Build("signals.c");
-        var native = GuestProgram.RunNative(program);
-        var guest = GuestProgram.RunGuest(program);
-        AssertSame(native, guest);
+        var guest = RunAsNatively(GuestProgram.Build("signals.c"));
         // The program ends itself with a SIGUSR1 whose SA_RESETHAND handler has been reset to the default.
         Assert.Equal(128 + 10, guest.ExitStatus);
         Assert.Contains("terminated by signal 10", guest.Diagnostics);
@@ -82,10 +79,7 @@ public sealed class LinuxProgramTests
     [Fact]
     public void Real_time_timer_interrupts_loops_and_waits_as_natively()
     {
-        string program = GuestProgram.Build("timers.c");
-        var native = GuestProgram.RunNative(program);
-        var guest = GuestProgram.RunGuest(program);
-        AssertSame(native, guest);
+        var guest = RunAsNatively(GuestProgram.Build("timers.c"));
         // The program ends by letting SIGALRM take its default action.
         Assert.Equal(128 + 14, guest.ExitStatus);
         Assert.Contains("sigsuspend: handler ran 1 time(s), SIGALRM blocked again: 1", guest.StdoutText);
@@ -97,12 +91,9 @@ public sealed class LinuxProgramTests
         // Debian's libpython3.11.a (libpython3.11-dev; .ci/run installs it) linked into a static interpreter. -I -B: no
         // environment, no user site, no bytecode files written.
         string program = GuestProgram.Build("python.c", flags: "-static -O2 -I/usr/include/python3.11", libraries: "-lpython3.11 -lexpat -lz -lm");
-        string[] args = ["-I", "-B", GuestProgram.Source("workload.py")];
-        var native = GuestProgram.RunNative(program, args);
-        var guest = GuestProgram.RunGuest(program, args);
-        Assert.Equal(0, native.ExitStatus);
+        var guest = RunAsNatively(program, "-I", "-B", GuestProgram.Source("workload.py"));
+        Assert.Equal(0, guest.ExitStatus);
         Assert.Equal("", guest.Diagnostics);
-        AssertSame(native, guest);
         Assert.Contains("SIGALRM handled in Python: [14]", guest.StdoutText);
     }
 
@@ -111,11 +102,10 @@ public sealed class LinuxProgramTests
     {
         // Found fcntl record locks (F_SETLK), fdatasync and fchown missing: SQLite reported a disk I/O error.
         string program = GuestProgram.Build("sqlite.c", libraries: "-lsqlite3 -lm");
-        var native = GuestProgram.RunNative(program, GuestProgram.WriteFile("native.db", ""));
-        var guest = GuestProgram.RunGuest(program, GuestProgram.WriteFile("guest.db", ""));
-        Assert.Equal(0, native.ExitStatus);
+        // The program deletes the database first, so both runs start from nothing.
+        var guest = RunAsNatively(program, GuestProgram.WriteFile("sqlite.db", ""));
+        Assert.Equal(0, guest.ExitStatus);
         Assert.Equal("", guest.Diagnostics);
-        AssertSame(native, guest);
         Assert.Contains("integrity_check=ok", guest.StdoutText);
     }
 
@@ -124,11 +114,8 @@ public sealed class LinuxProgramTests
     [InlineData("sigreturn", "segmentation fault: execute at 0x0")]
     public void Signal_misuse_ends_the_process_with_sigsegv_as_natively(string mode, string diagnostic)
     {
-        string program = GuestProgram.Build("badsignal.c");
-        var native = GuestProgram.RunNative(program, mode);
-        var guest = GuestProgram.RunGuest(program, mode);
-        Assert.Equal(139, native.ExitStatus);
-        AssertSame(native, guest);
+        var guest = RunAsNatively(GuestProgram.Build("badsignal.c"), mode);
+        Assert.Equal(139, guest.ExitStatus);
         Assert.Contains(diagnostic, guest.Diagnostics);
     }
 
@@ -142,6 +129,15 @@ public sealed class LinuxProgramTests
         var guest = GuestProgram.RunGuest(program, args);
         Assert.Equal("", guest.Diagnostics);
         AssertSame(native, guest);
+    }
+
+    /// <summary>Runs <paramref name="program"/> natively and as a guest, asserts the runs are the same, and returns the guest's.</summary>
+    private static ProgramRun RunAsNatively(string program, params string[] args)
+    {
+        var native = GuestProgram.RunNative(program, args);
+        var guest = GuestProgram.RunGuest(program, args);
+        AssertSame(native, guest);
+        return guest;
     }
 
     /// <summary>Compares a C-library program's stdout, stderr and exit status with its native run, byte for byte.</summary>

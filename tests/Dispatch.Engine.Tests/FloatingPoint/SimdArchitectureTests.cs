@@ -179,17 +179,21 @@ public sealed class SimdArchitectureTests
         }
     }
 
-    [Fact]
-    public void FnsaveThenFrstor_RestoresTheStackAndRecordsGuestPointers()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FnsaveThenFrstor_RestoresTheStackAndRecordsGuestPointers(bool operandSizePrefix)
     {
+        // DD /6 and DD /4 with [RSI]: the 108-byte image, or with 66 the 94-byte one (SDM Vol. 1, Figures 8-9 and 8-11).
+        byte[] prefix = operandSizePrefix ? [0x66] : [];
         var (vcpu, h, vm) = Run(a =>
         {
             a.mov(rsi, Data);
             a.fldpi();
             a.fld1();
-            a.fnsave(__[rsi]);       // stores, then reinitialises
+            a.db([.. prefix, 0xDD, 0x36]);       // FNSAVE: stores, then reinitialises
             a.fldz();
-            a.frstor(__[rsi]);
+            a.db([.. prefix, 0xDD, 0x26]);       // FRSTOR
             a.fstp(__qword_ptr[rsi + 200]);
             a.fstp(__qword_ptr[rsi + 208]);
             a.hlt();
@@ -199,8 +203,13 @@ public sealed class SimdArchitectureTests
             Assert.True(h.Exits[^1].Reason.Basic == ExitReason.Hlt, $"vector {ExceptionVector(h)} at {h.Exits[^1].Rip - TestGuest.CodeAddress}");
             Assert.Equal(1.0, vm.Memory.Read<double>(new GuestPhysicalAddress(Data + 200)));
             Assert.Equal(Math.PI, vm.Memory.Read<double>(new GuestPhysicalAddress(Data + 208)));
-            // The saved FIP is the guest address of the FLD1 (32-bit offset field of the protected-mode image).
-            Assert.Equal((uint)(TestGuest.CodeAddress + 12), vm.Memory.Read<uint>(new GuestPhysicalAddress(Data + 12)));
+            // The saved FIP is the guest address of the FLD1: a 32-bit offset at 12, or a 16-bit one at 6.
+            if (operandSizePrefix) Assert.Equal(unchecked((ushort)(TestGuest.CodeAddress + 12)), vm.Memory.Read<ushort>(new GuestPhysicalAddress(Data + 6)));
+            else Assert.Equal((uint)(TestGuest.CodeAddress + 12), vm.Memory.Read<uint>(new GuestPhysicalAddress(Data + 12)));
+            // ST0 (1.0) follows the environment: significand 8000...0, exponent 3FFF.
+            ulong st0 = operandSizePrefix ? 14UL : 28UL;
+            Assert.Equal(0x8000000000000000UL, vm.Memory.Read<ulong>(new GuestPhysicalAddress(Data + st0)));
+            Assert.Equal((ushort)0x3FFF, vm.Memory.Read<ushort>(new GuestPhysicalAddress(Data + st0 + 8)));
             Assert.Equal((ushort)0xFFFF, vcpu.Processor.FpuTagWord);
         }
     }
@@ -231,34 +240,6 @@ public sealed class SimdArchitectureTests
             Assert.Equal((ushort)0, vm.Memory.Read<ushort>(new GuestPhysicalAddress(Data + 12)));
             Assert.Equal(0x5A5A5A5Au, vm.Memory.Read<uint>(new GuestPhysicalAddress(Data + 14)));
             Assert.Equal(0x3Fu, vcpu.Processor.FpuControlWord & 0x3Fu); // FNSTENV masks every exception
-        }
-    }
-
-    [Fact]
-    public void Fnsave16ThenFrstor16_RestoresTheStackFromTheNinetyFourByteImage()
-    {
-        var (vcpu, h, vm) = Run(a =>
-        {
-            a.mov(rsi, Data);
-            a.fldpi();
-            a.fld1();
-            a.db(0x66, 0xDD, 0x36);              // FNSAVE m94byte [rsi]
-            a.fldz();
-            a.db(0x66, 0xDD, 0x26);              // FRSTOR m94byte [rsi]
-            a.fstp(__qword_ptr[rsi + 200]);
-            a.fstp(__qword_ptr[rsi + 208]);
-            a.hlt();
-        });
-        using (vm)
-        {
-            Assert.True(h.Exits[^1].Reason.Basic == ExitReason.Hlt, $"vector {ExceptionVector(h)} at {h.Exits[^1].Rip - TestGuest.CodeAddress}");
-            Assert.Equal(1.0, vm.Memory.Read<double>(new GuestPhysicalAddress(Data + 200)));
-            Assert.Equal(Math.PI, vm.Memory.Read<double>(new GuestPhysicalAddress(Data + 208)));
-            // ST0 (1.0) follows the 14-byte environment: significand 8000...0, exponent 3FFF.
-            Assert.Equal(0x8000000000000000UL, vm.Memory.Read<ulong>(new GuestPhysicalAddress(Data + 14)));
-            Assert.Equal((ushort)0x3FFF, vm.Memory.Read<ushort>(new GuestPhysicalAddress(Data + 22)));
-            Assert.Equal(unchecked((ushort)(TestGuest.CodeAddress + 12)), vm.Memory.Read<ushort>(new GuestPhysicalAddress(Data + 6)));
-            Assert.Equal((ushort)0xFFFF, vcpu.Processor.FpuTagWord);
         }
     }
 
