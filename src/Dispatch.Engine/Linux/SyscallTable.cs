@@ -10,7 +10,7 @@ public static class SyscallTable
     private static readonly Dictionary<int, (string Name, string Args)> Entries = new()
     {
         [0] = ("read", "drd"), [1] = ("write", "dwd"), [2] = ("open", "sxx"), [3] = ("close", "d"), [4] = ("stat", "sp"),
-        [5] = ("fstat", "dp"), [6] = ("lstat", "sp"), [7] = ("poll", "pdd"), [8] = ("lseek", "ddd"), [9] = ("mmap", "xxxxdx"),
+        [5] = ("fstat", "dp"), [6] = ("lstat", "sp"), [7] = ("poll", "pdd"), [7] = ("poll", "pdd"), [8] = ("lseek", "ddd"), [9] = ("mmap", "xxxxdx"),
         [10] = ("mprotect", "xxx"), [11] = ("munmap", "xx"), [12] = ("brk", "x"), [13] = ("rt_sigaction", "dppd"),
         [14] = ("rt_sigprocmask", "dppd"), [15] = ("rt_sigreturn", ""), [16] = ("ioctl", "dxp"), [17] = ("pread64", "drdd"),
         [18] = ("pwrite64", "dwdd"), [19] = ("readv", "dpd"), [20] = ("writev", "dpd"), [21] = ("access", "sx"),
@@ -27,7 +27,7 @@ public static class SyscallTable
         [217] = ("getdents64", "dpd"), [218] = ("set_tid_address", "p"), [228] = ("clock_gettime", "dp"),
         [229] = ("clock_getres", "dp"), [230] = ("clock_nanosleep", "ddpp"), [231] = ("exit_group", "d"),
         [234] = ("tgkill", "ddd"), [257] = ("openat", "dsxx"), [258] = ("mkdirat", "dsx"), [260] = ("fchownat", "dsddx"), [262] = ("newfstatat", "dspx"),
-        [263] = ("unlinkat", "dsx"), [264] = ("renameat", "dsds"), [267] = ("readlinkat", "dspd"), [268] = ("fchmodat", "dsx"), [269] = ("faccessat", "dsx"),
+        [263] = ("unlinkat", "dsx"), [264] = ("renameat", "dsds"), [267] = ("readlinkat", "dspd"), [268] = ("fchmodat", "dsx"), [271] = ("ppoll", "pdppd"), [269] = ("faccessat", "dsx"),
         [273] = ("set_robust_list", "pd"), [292] = ("dup3", "ddx"), [293] = ("pipe2", "px"), [302] = ("prlimit64", "ddpp"),
         [318] = ("getrandom", "pdx"), [332] = ("statx", "dsxxp"), [334] = ("rseq", "pdxx"), [439] = ("faccessat2", "dsxx"),
     };
