@@ -52,15 +52,20 @@ public static class LinuxRunner
         }
         using (process)
         {
-            var handlers = new LinuxHandlers(process);
+            var options = new RunOptions
+            {
+                MaxInstructions = request.MaxInstructions ?? long.MaxValue,
+                MeasureLatency = request.Stats,
+            };
             var clock = Stopwatch.StartNew();
             RunResult result;
             try
             {
-                result = process.VCpu.Run(ref handlers, new RunOptions
+                // Each thread of the program is a vCPU with its own generated dispatcher over the same process.
+                result = process.Run(vcpu =>
                 {
-                    MaxInstructions = request.MaxInstructions ?? long.MaxValue,
-                    MeasureLatency = request.Stats,
+                    var handlers = new LinuxHandlers(process);
+                    return vcpu.Run(ref handlers, options);
                 });
             }
             catch (Exception e)
@@ -70,6 +75,11 @@ public static class LinuxRunner
                 return 125;
             }
             clock.Stop();
+            if (process.EngineFailure is { } failure)
+            {
+                diagnostics.WriteLine($"dispatch: {Path.GetFileName(request.Program)}: {failure}");
+                return 125;
+            }
             request.StandardOutput?.Flush();
             request.StandardError?.Flush();
             if (request.Stats) WriteStats(diagnostics, process, clock.Elapsed);

@@ -86,10 +86,10 @@ public sealed unsafe partial class LinuxKernel
         if (mask == 0) return Poll(fds, count, timeoutMs);
         if (maskSize != 8) return -Errno.EINVAL;
         if (!_memory.TryReadUInt64(mask, out ulong temporary)) return -Errno.EFAULT;
-        ulong original = _signalMask;
+        ulong original = CurrentSignals.Mask;
         SignalMask = temporary;
         long result = Poll(fds, count, timeoutMs);
-        if (result == -Errno.EINTR && (_pendingSignals & ~_signalMask) != 0) _maskToRestore = original;
+        if (result == -Errno.EINTR && (PendingForCurrent & ~CurrentSignals.Mask) != 0) CurrentSignals.MaskToRestore = original;
         else SignalMask = original;
         return result;
     }

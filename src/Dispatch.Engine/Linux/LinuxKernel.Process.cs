@@ -87,13 +87,13 @@ public sealed unsafe partial class LinuxKernel
         return _memory.TryWrite(buffer, b) ? b.Length : -Errno.EFAULT;
     }
 
-    private static (long Seconds, long Nanoseconds) Realtime()
+    internal static (long Seconds, long Nanoseconds) Realtime()
     {
         long ticks = DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks;
         return (ticks / TimeSpan.TicksPerSecond, ticks % TimeSpan.TicksPerSecond * 100);
     }
 
-    private static (long Seconds, long Nanoseconds) Monotonic()
+    internal static (long Seconds, long Nanoseconds) Monotonic()
     {
         long ns = (long)((Stopwatch.GetTimestamp() - StartTicks) * (1e9 / Stopwatch.Frequency)) + 1_000_000_000L;
         return (ns / 1_000_000_000, ns % 1_000_000_000);

@@ -15,7 +15,6 @@ public sealed partial class LinuxKernel
     private const int ItimerReal = 0;
     private long _timerDeadline = long.MaxValue; // Stopwatch timestamp
     private long _timerIntervalTicks;
-    private ulong? _maskToRestore;
 
     /// <summary>When the real-time timer expires (a Stopwatch timestamp), while it is armed.</summary>
     public long? TimerDeadline => _timerDeadline == long.MaxValue ? null : _timerDeadline;
@@ -38,8 +37,8 @@ public sealed partial class LinuxKernel
     /// </summary>
     internal ulong? TakeMaskToRestore()
     {
-        var mask = _maskToRestore;
-        _maskToRestore = null;
+        var mask = CurrentSignals.MaskToRestore;
+        CurrentSignals.MaskToRestore = null;
         return mask;
     }
 
@@ -107,7 +106,7 @@ public sealed partial class LinuxKernel
     private bool SignalInterrupts()
     {
         ApplyDefaultActions();
-        return ExitStatus is not null || (_pendingSignals & ~_signalMask) != 0;
+        return ExitStatus is not null || (PendingForCurrent & ~CurrentSignals.Mask) != 0;
     }
 
     /// <summary>
@@ -123,14 +122,18 @@ public sealed partial class LinuxKernel
             long now = Stopwatch.GetTimestamp();
             if (now >= deadline) return false;
             long until = Math.Min(deadline, _timerDeadline);
-            Thread.Sleep(TimeSpan.FromMilliseconds(Math.Min(Math.Ceiling((until - now) * 1000.0 / Stopwatch.Frequency), int.MaxValue)));
+            var duration = until == long.MaxValue ? Timeout.InfiniteTimeSpan
+                : TimeSpan.FromMilliseconds(Math.Min(Math.Ceiling((until - now) * 1000.0 / Stopwatch.Frequency), int.MaxValue));
+            // Other threads run meanwhile; a process that ends during the sleep ends it.
+            if (Threads is null) Thread.Sleep(duration);
+            else if (!Threads.Block(duration)) throw new Threads.ProcessEndingException();
         }
     }
 
     /// <summary>pause(2) and rt_sigsuspend(2): wait for a signal; -EINTR once one is due.</summary>
     private long WaitForSignal()
     {
-        if (!SignalInterrupts() && _timerDeadline == long.MaxValue)
+        if (!SignalInterrupts() && _timerDeadline == long.MaxValue && Threads?.HasOtherThreads != true)
         {
             TerminationMessage = "the process waits for a signal, but no timer is armed and nothing else can send one";
             ExitStatus = 128 + Signal.Kill;
@@ -144,11 +147,11 @@ public sealed partial class LinuxKernel
     {
         if (setSize != 8) return -Errno.EINVAL;
         if (!_memory.TryReadUInt64(mask, out ulong temporary)) return -Errno.EFAULT;
-        ulong original = _signalMask;
+        ulong original = CurrentSignals.Mask;
         SignalMask = temporary;
         long result = WaitForSignal();
         // The handler runs with the temporary mask; its frame saves the original one, which its rt_sigreturn restores.
-        if ((_pendingSignals & ~_signalMask) != 0) _maskToRestore = original;
+        if ((PendingForCurrent & ~CurrentSignals.Mask) != 0) CurrentSignals.MaskToRestore = original;
         else SignalMask = original;
         return result;
     }

@@ -32,6 +32,9 @@ public sealed partial class LinuxKernel
     /// <summary>Why the process ended abnormally (a fatal signal), for the user.</summary>
     public string? TerminationMessage { get; private set; }
 
+    /// <summary>The process's threads, when it may have more than one (null: a kernel without them, as in unit tests).</summary>
+    internal Threads.IThreadHost? Threads { get; set; }
+
     /// <summary>The caller's RSP at the system call (sigaltstack needs to know whether it runs on the alternate stack).</summary>
     public ulong UserStackPointer { get; set; }
 
@@ -96,7 +99,7 @@ public sealed partial class LinuxKernel
         20 => WriteV((long)a0, a1, (int)a2),
         21 => AccessAt(AtFdCwd, a0, (int)a1, 0),
         22 => Pipe(a0, 0),
-        24 => 0,
+        24 => Threads?.Yield() ?? 0,
         25 => Mremap(a0, a1, a2, (int)a3, a4),
         28 => 0,
         32 => Dup((long)a0),
@@ -107,7 +110,9 @@ public sealed partial class LinuxKernel
         37 => Alarm(a0),
         38 => SetTimer((int)a0, a1, a2),
         39 => ProcessId,
-        60 or 231 => Exit((int)a0),
+        56 => Threads?.Clone(a0, a1, a2, a3, a4) ?? -Errno.ENOSYS,
+        60 => Threads is { } threads && !threads.ExitThread((int)a0) ? 0 : Exit((int)a0),
+        231 => Exit((int)a0),
         62 => Kill((int)a0, (int)a1, Signals.Signal.SiUser),
         63 => Uname(a0),
         72 => Fcntl((long)a0, (int)a1, a2),
@@ -141,16 +146,18 @@ public sealed partial class LinuxKernel
         131 => SigAltStack(a0, a1, UserStackPointer),
         157 => -Errno.EINVAL,
         158 => ArchPrctl((int)a0, a1),
-        186 => ProcessId,
-        200 => Kill(ProcessId, (int)a1, Signals.Signal.SiTkill),
+        186 => Threads?.CurrentTid ?? ProcessId,
+        200 => KillThread((int)a0, (int)a1),
         201 => Time(a0),
-        202 => Futex(a1),
+        202 => Threads?.Futex(a0, (int)a1, (uint)a2, a3, a4, (uint)a5) ?? Futex(a1),
         217 => GetDents64((long)a0, a1, a2),
-        218 => ProcessId,
+        203 => 0, // sched_setaffinity: there is one processor to run on anyway
+        204 => SchedGetAffinity(a1, a2),
+        218 => Threads?.SetTidAddress(a0) ?? ProcessId,
         228 => ClockGetTime((int)a0, a1),
         229 => ClockGetRes(a1),
         230 => ClockNanoSleep((int)a1, a2, a3),
-        234 => Kill((int)a0, (int)a2, Signals.Signal.SiTkill),
+        234 => (int)a0 == ProcessId ? KillThread((int)a1, (int)a2) : -Errno.ESRCH,
         257 => OpenAt((int)a0, a1, (int)a2, (uint)a3),
         258 => MkdirAt((int)a0, a1, (uint)a2),
         260 => ChownAt((int)a0, a1, (uint)a2, (uint)a3, (int)a4),
@@ -168,6 +175,7 @@ public sealed partial class LinuxKernel
         318 => GetRandom(a0, a1),
         332 => Statx((int)a0, a1, (int)a2, (uint)a3, a4),
         334 => -Errno.ENOSYS, // rseq: glibc runs without restartable sequences when registration fails
+        435 => -Errno.ENOSYS, // clone3: glibc falls back to clone
         _ => Unimplemented(n),
     };
 
@@ -180,6 +188,13 @@ public sealed partial class LinuxKernel
 
     /// <summary>The process id the guest sees (the host's pid of the VMM).</summary>
     public static int ProcessId { get; } = Environment.ProcessId;
+
+    /// <summary>sched_getaffinity: the process's threads share one processor (CPU 0); the kernel's cpumask is 8 bytes.</summary>
+    private long SchedGetAffinity(ulong size, ulong mask)
+    {
+        if (size < 8 || (size & 7) != 0) return -Errno.EINVAL;
+        return _memory.TryWriteUInt64(mask, 1) ? 8 : -Errno.EFAULT;
+    }
 
     private long Exit(int status)
     {
@@ -265,6 +280,8 @@ public sealed partial class LinuxKernel
         Errno.ENOMEM => "ENOMEM", Errno.EACCES => "EACCES", Errno.EFAULT => "EFAULT", Errno.EEXIST => "EEXIST",
         Errno.ENOTDIR => "ENOTDIR", Errno.EISDIR => "EISDIR", Errno.EINVAL => "EINVAL", Errno.EMFILE => "EMFILE",
         Errno.ENOTTY => "ENOTTY", Errno.ESPIPE => "ESPIPE", Errno.ERANGE => "ERANGE", Errno.ENOSYS => "ENOSYS",
+        Errno.ESRCH => "ESRCH", Errno.EINTR => "EINTR", Errno.EIO => "EIO", Errno.EPIPE => "EPIPE",
+        Errno.ENAMETOOLONG => "ENAMETOOLONG", Errno.ETIMEDOUT => "ETIMEDOUT",
         _ => $"E{errno}",
     };
 }

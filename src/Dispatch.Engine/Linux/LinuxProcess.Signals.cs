@@ -249,6 +249,18 @@ public sealed partial class LinuxProcess
     /// </summary>
     public ExitAction TimerExpired(ref ExitContext context)
     {
+        // The running thread's time slice is over and another thread waits: it runs first.
+        if (_sliceDeadline != long.MaxValue && System.Diagnostics.Stopwatch.GetTimestamp() >= _sliceDeadline && _scheduler.OthersReady)
+        {
+            try
+            {
+                YieldProcessor();
+            }
+            catch (Threads.ProcessEndingException)
+            {
+                return ExitAction.Stop;
+            }
+        }
         Kernel.FireTimerIfDue();
         ExitAction action = ExitAction.Resume;
         if (context.GuestRip < AddressSpace.UserTop && Kernel.TakeDeliverableSignal() is { } signal)
@@ -267,17 +279,21 @@ public sealed partial class LinuxProcess
     }
 
     /// <summary>
-    /// Every exit the process resumes from goes through here: the VMX-preemption timer is armed while the real-time timer
-    /// is (it counts at 1 GHz / 2^5 here, so one VMCS value covers about 137 s; a longer wait re-arms on expiry).
+    /// Every exit the process resumes from goes through here: a stale TLB is flushed, and the VMX-preemption timer is
+    /// armed while the real-time timer is, or while another thread waits for the processor (the end of the time slice).
+    /// It counts at 1 GHz / 2^5 here, so one VMCS value covers about 137 s; a longer wait re-arms on expiry.
     /// </summary>
     private ExitAction Continue(ref ExitContext context, ExitAction action)
     {
         if (action.Kind == ExitActionKind.Stop) return action;
+        long sliceDeadline = PrepareToResume(ref context);
         var v = context.Vmcs;
         uint pin = v.Read32(VmcsField.PinBasedVmExecutionControls);
         const uint timerBit = (uint)PinBasedControls.ActivateVmxPreemptionTimer;
-        if (Kernel.TimerDeadline is { } deadline)
+        long? alarm = Kernel.TimerDeadline;
+        if (alarm is not null || sliceDeadline != long.MaxValue)
         {
+            long deadline = Math.Min(alarm ?? long.MaxValue, sliceDeadline);
             long ticks = Math.Max(0, deadline - System.Diagnostics.Stopwatch.GetTimestamp());
             double nanoseconds = ticks * (1e9 / System.Diagnostics.Stopwatch.Frequency);
             // In the stub, expire a little later: the call's return delivers the signal.

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 using Dispatch.Guests;
+using Dispatch.Linux.Threads;
 using Dispatch.Vmx;
 using Iced.Intel;
 
@@ -43,6 +44,7 @@ public sealed partial class LinuxProcess : IDisposable
             ulong bias = image.IsPositionIndependent ? PositionIndependentBase : 0;
             ulong brk = LoadSegments(bias);
             Kernel = new LinuxKernel(Memory, options, brk);
+            CreateMainThread();
             OpenStandardStreams();
             ulong sp = BuildInitialStack(bias);
             Memory.MapKernelPage(SyscallStubAddress, SyscallStub);
@@ -198,9 +200,12 @@ public sealed partial class LinuxProcess : IDisposable
         return list;
     }
 
-    private void StartVCpu(ulong entry, ulong sp)
+    private void StartVCpu(ulong entry, ulong sp) => SetUpUserVCpu(VCpu, entry, sp);
+
+    /// <summary>A vCPU of the process (the first, or a new thread's) about to enter user code at <paramref name="entry"/>.</summary>
+    private void SetUpUserVCpu(VCpu vcpu, ulong entry, ulong sp)
     {
-        LongModeGuest.Setup(VCpu, entry, new LongModeGuestOptions
+        LongModeGuest.Setup(vcpu, entry, new LongModeGuestOptions
         {
             Cpl = 3,
             EnableSyscall = true,
@@ -210,30 +215,36 @@ public sealed partial class LinuxProcess : IDisposable
         });
         // The process's own address space replaces the identity map; the descriptor tables stay reachable through it,
         // supervisor-only in the kernel half, for segment loads, the TSS's I/O permission bitmap and INT n.
-        VCpu.Vmcs.Write(VmcsField.GuestCr3, Memory.Root);
-        Memory.MapSupervisorFrame(DescriptorTablesAddress, LongModeGuest.GdtAddress & ~0xFFFUL);
-        Memory.MapSupervisorFrame(DescriptorTablesAddress + 0x1000, LongModeGuest.IdtAddress & ~0xFFFUL);
-        VCpu.Vmcs.Write(VmcsField.GuestGdtrBase, DescriptorTablesAddress + (LongModeGuest.GdtAddress & 0xFFF));
-        VCpu.Vmcs.Write(VmcsField.GuestTrBase, DescriptorTablesAddress + (LongModeGuest.TssAddress & 0xFFF));
-        VCpu.Vmcs.Write(VmcsField.GuestIdtrBase, DescriptorTablesAddress + 0x1000 + (LongModeGuest.IdtAddress & 0xFFF));
-        VCpu.Vmcs.Write(VmcsField.GuestRflags, 0x202);
-        VCpu.WriteMsr(Msr.Ia32Lstar, SyscallStubAddress);
-        VCpu.WriteMsr(Msr.Ia32Fmask, 0x4_7700); // TF, DF, IF, IOPL, NT, AC cleared on entry, as Linux does
-        EnableXsave();
+        vcpu.Vmcs.Write(VmcsField.GuestCr3, Memory.Root);
+        if (!_descriptorTablesMapped)
+        {
+            Memory.MapSupervisorFrame(DescriptorTablesAddress, LongModeGuest.GdtAddress & ~0xFFFUL);
+            Memory.MapSupervisorFrame(DescriptorTablesAddress + 0x1000, LongModeGuest.IdtAddress & ~0xFFFUL);
+            _descriptorTablesMapped = true;
+        }
+        vcpu.Vmcs.Write(VmcsField.GuestGdtrBase, DescriptorTablesAddress + (LongModeGuest.GdtAddress & 0xFFF));
+        vcpu.Vmcs.Write(VmcsField.GuestTrBase, DescriptorTablesAddress + (LongModeGuest.TssAddress & 0xFFF));
+        vcpu.Vmcs.Write(VmcsField.GuestIdtrBase, DescriptorTablesAddress + 0x1000 + (LongModeGuest.IdtAddress & 0xFFF));
+        vcpu.Vmcs.Write(VmcsField.GuestRflags, 0x202);
+        vcpu.WriteMsr(Msr.Ia32Lstar, SyscallStubAddress);
+        vcpu.WriteMsr(Msr.Ia32Fmask, 0x4_7700); // TF, DF, IF, IOPL, NT, AC cleared on entry, as Linux does
+        EnableXsave(vcpu);
     }
+
+    private bool _descriptorTablesMapped;
 
     /// <summary>
     /// What Linux does at boot on a processor that reports XSAVE: sets CR4.OSXSAVE (so CPUID reports OSXSAVE and the
     /// C library may use XGETBV) and enables every user state component CPUID.(EAX=0DH,ECX=0) reports in XCR0.
     /// </summary>
-    private void EnableXsave()
+    private static void EnableXsave(VCpu vcpu)
     {
         var model = CpuidModel.Default;
         if ((model.Query(1).Ecx & (1u << 26)) == 0) return;
-        VCpu.Vmcs.Write(VmcsField.GuestCr4, VCpu.Vmcs.Read(VmcsField.GuestCr4) | ControlRegisters.Cr4OSXSAVE);
-        VCpu.Vmcs.Write(VmcsField.Cr4ReadShadow, VCpu.Vmcs.Read(VmcsField.Cr4ReadShadow) | ControlRegisters.Cr4OSXSAVE);
+        vcpu.Vmcs.Write(VmcsField.GuestCr4, vcpu.Vmcs.Read(VmcsField.GuestCr4) | ControlRegisters.Cr4OSXSAVE);
+        vcpu.Vmcs.Write(VmcsField.Cr4ReadShadow, vcpu.Vmcs.Read(VmcsField.Cr4ReadShadow) | ControlRegisters.Cr4OSXSAVE);
         var components = model.Query(0xD, 0);
-        if (!VCpu.TrySetXcr0(components.Eax | ((ulong)components.Edx << 32)))
+        if (!vcpu.TrySetXcr0(components.Eax | ((ulong)components.Edx << 32)))
             throw new InvalidOperationException("CPUID leaf 0DH reports an XCR0 value XSETBV would refuse.");
     }
 
@@ -248,14 +259,23 @@ public sealed partial class LinuxProcess : IDisposable
         ref var r = ref context.Registers;
         if (r.Rax == RtSigreturn) return Continue(ref context, SignalReturn(ref context));
         Kernel.UserStackPointer = context.Vmcs.Read(VmcsField.GuestRsp);
-        long result = Kernel.Invoke((long)r.Rax, r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9);
+        long result;
+        try
+        {
+            result = Kernel.Invoke((long)r.Rax, r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9);
+        }
+        catch (ProcessEndingException)
+        {
+            return ExitAction.Stop; // another thread ended the process while this one waited
+        }
+        if (IsEnding) return ExitAction.Stop;
+        if (_current.ExitCode is not null) return ExitAction.Stop; // exit(2) of one thread among several
         r.Rax = (ulong)result;
         if (Kernel.PendingFsBase is { } fs)
         {
             context.Vmcs.Write(VmcsField.GuestFsBase, fs);
             Kernel.PendingFsBase = null;
         }
-        FlushTlbIfNeeded(ref context);
         var delivered = DeliverPendingAfterSystemCall(ref context);
         if (Kernel.ExitStatus is { } status)
         {
@@ -264,14 +284,6 @@ public sealed partial class LinuxProcess : IDisposable
             return ExitAction.Stop;
         }
         return Continue(ref context, delivered ?? ExitAction.Complete);
-    }
-
-    /// <summary>Page tables changed under the guest: a VMCS write of CR3 makes the next VM entry reload it and flush the TLB.</summary>
-    private void FlushTlbIfNeeded(ref ExitContext context)
-    {
-        if (!Memory.TlbFlushNeeded) return;
-        context.Vmcs.Write(VmcsField.GuestCr3, Memory.Root);
-        Memory.TlbFlushNeeded = false;
     }
 
     /// <summary>

@@ -16,20 +16,20 @@ public static class SyscallTable
         [18] = ("pwrite64", "dwdd"), [19] = ("readv", "dpd"), [20] = ("writev", "dpd"), [21] = ("access", "sx"),
         [22] = ("pipe", "p"), [24] = ("sched_yield", ""), [25] = ("mremap", "xxxxx"), [28] = ("madvise", "xxd"),
         [32] = ("dup", "d"), [33] = ("dup2", "dd"), [34] = ("pause", ""), [35] = ("nanosleep", "pp"), [36] = ("getitimer", "dp"), [37] = ("alarm", "d"), [38] = ("setitimer", "dpp"), [39] = ("getpid", ""),
-        [60] = ("exit", "d"), [61] = ("wait4", "dpdp"), [62] = ("kill", "dd"), [63] = ("uname", "p"), [72] = ("fcntl", "ddx"),
+        [56] = ("clone", "xpppp"), [60] = ("exit", "d"), [61] = ("wait4", "dpdp"), [62] = ("kill", "dd"), [63] = ("uname", "p"), [72] = ("fcntl", "ddx"),
         [74] = ("fsync", "d"), [75] = ("fdatasync", "d"), [77] = ("ftruncate", "dd"), [79] = ("getcwd", "pd"), [80] = ("chdir", "s"),
         [82] = ("rename", "ss"), [83] = ("mkdir", "sx"), [84] = ("rmdir", "s"), [87] = ("unlink", "s"),
         [89] = ("readlink", "spd"), [90] = ("chmod", "sx"), [91] = ("fchmod", "dx"), [92] = ("chown", "sdd"), [93] = ("fchown", "ddd"), [94] = ("lchown", "sdd"), [95] = ("umask", "x"), [96] = ("gettimeofday", "pp"), [97] = ("getrlimit", "dp"),
         [98] = ("getrusage", "dp"), [99] = ("sysinfo", "p"), [99] = ("sysinfo", "p"), [102] = ("getuid", ""), [104] = ("getgid", ""),
         [107] = ("geteuid", ""), [108] = ("getegid", ""), [110] = ("getppid", ""), [111] = ("getpgrp", ""),
         [127] = ("rt_sigpending", "pd"), [130] = ("rt_sigsuspend", "pd"), [131] = ("sigaltstack", "pp"), [157] = ("prctl", "dxxxx"), [158] = ("arch_prctl", "xx"), [186] = ("gettid", ""),
-        [200] = ("tkill", "dd"), [201] = ("time", "p"), [202] = ("futex", "pdxppx"), [204] = ("sched_getaffinity", "ddp"),
+        [200] = ("tkill", "dd"), [201] = ("time", "p"), [202] = ("futex", "pdxppx"), [203] = ("sched_setaffinity", "ddp"), [204] = ("sched_getaffinity", "ddp"),
         [217] = ("getdents64", "dpd"), [218] = ("set_tid_address", "p"), [228] = ("clock_gettime", "dp"),
         [229] = ("clock_getres", "dp"), [230] = ("clock_nanosleep", "ddpp"), [231] = ("exit_group", "d"),
         [234] = ("tgkill", "ddd"), [257] = ("openat", "dsxx"), [258] = ("mkdirat", "dsx"), [260] = ("fchownat", "dsddx"), [262] = ("newfstatat", "dspx"),
         [263] = ("unlinkat", "dsx"), [264] = ("renameat", "dsds"), [267] = ("readlinkat", "dspd"), [268] = ("fchmodat", "dsx"), [271] = ("ppoll", "pdppd"), [269] = ("faccessat", "dsx"),
         [273] = ("set_robust_list", "pd"), [292] = ("dup3", "ddx"), [293] = ("pipe2", "px"), [302] = ("prlimit64", "ddpp"),
-        [318] = ("getrandom", "pdx"), [332] = ("statx", "dsxxp"), [334] = ("rseq", "pdxx"), [439] = ("faccessat2", "dsxx"),
+        [318] = ("getrandom", "pdx"), [332] = ("statx", "dsxxp"), [334] = ("rseq", "pdxx"), [435] = ("clone3", "pd"), [439] = ("faccessat2", "dsxx"),
     };
 
     public static string Name(long number) =>

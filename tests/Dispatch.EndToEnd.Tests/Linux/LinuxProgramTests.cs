@@ -130,6 +130,18 @@ public sealed class LinuxProgramTests
     }
 
     [Theory]
+    [InlineData("all", 0)]
+    [InlineData("exit", 3)]
+    [InlineData("segv", 139)]
+    [InlineData("leader", 0)]
+    public void Posix_threads_share_one_processor_as_natively(string mode, int status)
+    {
+        var guest = RunAsNatively(GuestProgram.Build("threads.c", flags: "-static -O2 -pthread"), mode);
+        Assert.Equal(status, guest.ExitStatus);
+        if (mode == "all") Assert.Contains("pthread_kill ran the handler in the target thread: 1", guest.StdoutText);
+    }
+
+    [Theory]
     [InlineData("stack", "signal frame at 0x")]
     [InlineData("sigreturn", "segmentation fault: execute at 0x0")]
     public void Signal_misuse_ends_the_process_with_sigsegv_as_natively(string mode, string diagnostic)

@@ -1,8 +1,11 @@
 // Rust's standard library as a static program (LLVM's code generation, where the C tests have GCC's): start-up that
-// polls the standard descriptors, sorting, hash and B-tree maps, floating point, strings, 128-bit integers, and a panic
-// unwound and caught. The panic hook prints without the thread id, which differs between the runs.
+// polls the standard descriptors, sorting, hash and B-tree maps, floating point, strings, 128-bit integers, a panic
+// unwound and caught, and threads with a mutex, a channel and a panic of their own. The panic hook prints without the
+// thread id, which differs between the runs.
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread;
 
 fn main() {
     std::panic::set_hook(Box::new(|info| eprintln!("panic hook: {}", info)));
@@ -37,4 +40,26 @@ fn main() {
     println!("panic caught: {}", caught.is_err());
     let wide = (next() as u128) * (next() as u128);
     println!("{:x} {}", wide, wide % 1_000_000_007);
+
+    let total = Arc::new(Mutex::new(0u64));
+    let (sender, receiver) = mpsc::channel();
+    let workers: Vec<_> = (0..8u64)
+        .map(|i| {
+            let total = Arc::clone(&total);
+            let sender = sender.clone();
+            thread::spawn(move || {
+                for _ in 0..10_000 {
+                    *total.lock().unwrap() += 1;
+                }
+                sender.send(i * i).unwrap();
+                (0..100_000u64).map(|x| x * i).sum::<u64>()
+            })
+        })
+        .collect();
+    drop(sender);
+    let sums: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    let mut received: Vec<u64> = receiver.iter().collect();
+    received.sort();
+    let panicked = thread::spawn(|| panic!("boom in a thread")).join().is_err();
+    println!("threads: {} {} {:?} panicked {}", *total.lock().unwrap(), sums, received, panicked);
 }

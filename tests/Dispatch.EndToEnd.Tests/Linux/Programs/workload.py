@@ -1,5 +1,6 @@
-# A Python workload for the static CPython guest: only modules built into the interpreter or written in Python (a static
-# interpreter cannot load extension modules), nothing that depends on the time, the process or the machine.
+# A Python workload for the static CPython guest, threads included: only modules built into the interpreter or written
+# in Python (a static interpreter cannot load extension modules), nothing that depends on the time, the process or the
+# machine.
 import array, binascii, bisect, cmath, collections, csv, datetime, heapq, io, itertools, json, math, pickle, random, re
 import signal, struct, sys, unicodedata, zlib, _sha256
 import xml.etree.ElementTree as ET
@@ -53,3 +54,27 @@ signal.setitimer(signal.ITIMER_REAL, 0.05)
 while not received:
     pass
 print("SIGALRM handled in Python:", received)
+
+import threading
+import queue
+
+results = queue.Queue()
+lock = threading.Lock()
+totals = []
+
+
+def worker(n):
+    s = sum(i * i for i in range(20000 * (n + 1)))
+    with lock:
+        totals.append(s)
+    results.put(n)
+
+
+threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+event = threading.Event()
+threading.Timer(0.05, event.set).start()
+print("threads:", sorted(totals)[:2], sorted(results.get() for _ in range(6)), "event set:", event.wait(5))

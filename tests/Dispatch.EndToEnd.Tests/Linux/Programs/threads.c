@@ -1,0 +1,204 @@
+/*
+ * POSIX threads as glibc makes them (clone, futexes, set_tid_address, tgkill), compared with the native run. The
+ * default mode covers mutexes, condition variables, semaphores, atomics, thread-local storage, detached and nested
+ * threads, threads that map and unmap memory, sleeping threads, pthread_kill with a handler, pthread_cancel, and a
+ * CPU-bound stretch that only time slices interrupt. The other modes end the process from a thread: "exit" (exit from a
+ * thread while the first one waits), "segv" (a fault in a thread), "leader" (the first thread leaves with pthread_exit).
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+enum { Workers = 4, Rounds = 20000 };
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t changed = PTHREAD_COND_INITIALIZER;
+static long counter;
+static atomic_long atomic_counter;
+static int turn;
+static __thread long tls_value = 7;
+static sem_t posted;
+static volatile sig_atomic_t usr1_thread_ok;
+static pthread_t usr1_target;
+
+static void *worker(void *arg)
+{
+    long id = (long)arg;
+    tls_value = id * 10;
+    for (int i = 0; i < Rounds; i++)
+    {
+        pthread_mutex_lock(&lock);
+        counter++;
+        pthread_mutex_unlock(&lock);
+        atomic_fetch_add(&atomic_counter, 1);
+    }
+    for (int round = 0; round < 50; round++)
+    {
+        pthread_mutex_lock(&lock);
+        while (turn % Workers != id) pthread_cond_wait(&changed, &lock);
+        turn++;
+        pthread_cond_broadcast(&changed);
+        pthread_mutex_unlock(&lock);
+    }
+    volatile unsigned long spin = 0;
+    for (int i = 0; i < 2000000; i++) spin += (unsigned long)i; /* no system call: only a time slice lets others run */
+    return (void *)(tls_value + 1);
+}
+
+static void *sleeper(void *arg)
+{
+    usleep(20000);
+    sem_post(&posted);
+    return arg;
+}
+
+static void *mapper(void *arg)
+{
+    for (int i = 0; i < 200; i++)
+    {
+        char *p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        p[i * 7] = 1;
+        munmap(p, 65536);
+    }
+    return arg;
+}
+
+static void *cancellable(void *arg)
+{
+    (void)arg;
+    for (;;) pause(); /* a cancellation point */
+    return NULL;
+}
+
+static void *nested(void *arg)
+{
+    long depth = (long)arg;
+    if (depth == 0) return (void *)1;
+    pthread_t child;
+    pthread_create(&child, NULL, nested, (void *)(depth - 1));
+    void *result;
+    pthread_join(child, &result);
+    return (void *)((long)result + 1);
+}
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    usr1_thread_ok = pthread_equal(pthread_self(), usr1_target);
+}
+
+static void *waits_for_usr1(void *arg)
+{
+    (void)arg;
+    while (!usr1_thread_ok) usleep(1000);
+    return NULL;
+}
+
+static void *exits_process(void *arg)
+{
+    (void)arg;
+    usleep(10000);
+    printf("a thread calls exit(3)\n");
+    exit(3);
+}
+
+static void *faults(void *arg)
+{
+    (void)arg;
+    usleep(10000);
+    *(volatile int *)(uintptr_t)16 = 1;
+    return NULL;
+}
+
+static void *outlives_leader(void *arg)
+{
+    (void)arg;
+    usleep(20000);
+    printf("the last thread ends the process\n");
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+    const char *mode = argc > 1 ? argv[1] : "all";
+    pthread_t threads[64];
+    if (strcmp(mode, "exit") == 0 || strcmp(mode, "segv") == 0)
+    {
+        pthread_create(&threads[0], NULL, mode[0] == 'e' ? exits_process : faults, NULL);
+        pthread_join(threads[0], NULL);
+        printf("not reached\n");
+        return 1;
+    }
+    if (strcmp(mode, "leader") == 0)
+    {
+        pthread_create(&threads[0], NULL, outlives_leader, NULL);
+        pthread_exit(NULL);
+    }
+
+    for (long i = 0; i < Workers; i++) pthread_create(&threads[i], NULL, worker, (void *)i);
+    long results = 0;
+    for (int i = 0; i < Workers; i++)
+    {
+        void *r;
+        pthread_join(threads[i], &r);
+        results += (long)r;
+    }
+    printf("counter %ld, atomic %ld, turns %d, results %ld, main's TLS %ld\n", counter, (long)atomic_counter, turn, results, tls_value);
+
+    sem_init(&posted, 0, 0);
+    for (long i = 0; i < 64; i++) pthread_create(&threads[i], NULL, sleeper, (void *)i);
+    long ids = 0;
+    for (int i = 0; i < 64; i++)
+    {
+        void *r;
+        pthread_join(threads[i], &r);
+        ids += (long)r;
+    }
+    for (int i = 0; i < 64; i++) sem_wait(&posted);
+    printf("64 sleepers joined (%ld) and posted\n", ids);
+
+    pthread_attr_t detached;
+    pthread_attr_init(&detached);
+    pthread_attr_setdetachstate(&detached, PTHREAD_CREATE_DETACHED);
+    for (int i = 0; i < 10; i++)
+    {
+        pthread_t t;
+        pthread_create(&t, &detached, sleeper, NULL);
+    }
+    for (int i = 0; i < 10; i++) sem_wait(&posted);
+    printf("10 detached threads posted\n");
+
+    for (long i = 0; i < 4; i++) pthread_create(&threads[i], NULL, mapper, (void *)i);
+    for (int i = 0; i < 4; i++) pthread_join(threads[i], NULL);
+    printf("4 threads mapped and unmapped 800 regions\n");
+
+    signal(SIGUSR1, on_usr1);
+    pthread_create(&usr1_target, NULL, waits_for_usr1, NULL);
+    pthread_kill(usr1_target, SIGUSR1);
+    pthread_join(usr1_target, NULL);
+    printf("pthread_kill ran the handler in the target thread: %d\n", (int)usr1_thread_ok);
+
+    pthread_t victim;
+    pthread_create(&victim, NULL, cancellable, NULL);
+    usleep(5000);
+    pthread_cancel(victim);
+    void *cancelled;
+    pthread_join(victim, &cancelled);
+    printf("cancelled: %d\n", cancelled == PTHREAD_CANCELED);
+
+    pthread_t chain;
+    pthread_create(&chain, NULL, nested, (void *)20);
+    void *depth;
+    pthread_join(chain, &depth);
+    printf("21 nested threads: %ld\n", (long)depth);
+    return 0;
+}
