@@ -19,6 +19,8 @@ public sealed partial class LinuxProcess : IThreadHost
         FutexWakeBitset = 10, FutexClockRealtime = 256;
     private const uint FutexBitsetMatchAny = uint.MaxValue;
     private static readonly long TimeSliceTicks = Stopwatch.Frequency / 200; // 5 ms
+    // Each thread is a vCPU and a host thread: a program that makes threads without end gets EAGAIN, as under RLIMIT_NPROC.
+    private const int MaxLiveThreads = 1024;
 
     private readonly UniprocessorScheduler _scheduler = new();
     private readonly FutexTable _futexes = new();
@@ -30,8 +32,10 @@ public sealed partial class LinuxProcess : IThreadHost
     private long _addressSpaceGeneration;
     private long _sliceDeadline = long.MaxValue;
     private int _endedOnce;
+    // vCPUs of threads that have finished, set up again for new ones instead of growing the machine without end.
+    private readonly System.Collections.Concurrent.ConcurrentQueue<VCpu> _idleVCpus = new();
 
-    /// <summary>Every thread the process has had, the first one first.</summary>
+    /// <summary>The process's threads, the first one first (finished ones are dropped as new ones are made).</summary>
     public IReadOnlyList<LinuxThread> Threads => _threads;
 
     /// <summary>Set when a thread's run loop failed (an engine defect): the process ended with it.</summary>
@@ -106,6 +110,7 @@ public sealed partial class LinuxProcess : IThreadHost
         }
         finally
         {
+            if (EngineFailure is null) _idleVCpus.Enqueue(thread.VCpu); // its run has returned: the vCPU is free
             thread.Finished.Set();
         }
     }
@@ -120,10 +125,12 @@ public sealed partial class LinuxProcess : IThreadHost
         // Threads only: new processes (fork, vfork, and clone without a shared address space) are not modelled.
         if ((flags & (CloneVm | CloneThread | CloneSighand)) != (CloneVm | CloneThread | CloneSighand)) return -Errno.ENOSYS;
         var parent = _current.VCpu;
+        _threads.RemoveAll(t => !t.IsMain && t.Finished.IsSet);
+        if (_threads.Count >= MaxLiveThreads) return -Errno.EAGAIN;
         int tid = Interlocked.Increment(ref _nextTid);
         if ((flags & CloneParentSetTid) != 0 && !WriteTid(parentTid, tid)) return -Errno.EFAULT;
         ulong sp = stack != 0 ? stack : parent.Vmcs.Read(VmcsField.GuestRsp);
-        var vcpu = Machine.CreateVCpu();
+        if (!_idleVCpus.TryDequeue(out var vcpu)) vcpu = Machine.CreateVCpu();
         // The child returns from the same SYSCALL with RAX = 0: RIP and RFLAGS are what SYSCALL saved in RCX and R11.
         SetUpUserVCpu(vcpu, parent.Registers.Rcx, sp);
         vcpu.Registers = parent.Registers;
