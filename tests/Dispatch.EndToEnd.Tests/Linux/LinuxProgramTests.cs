@@ -142,6 +142,18 @@ public sealed class LinuxProgramTests
     }
 
     [Theory]
+    [InlineData("threads.c", 0)]
+    [InlineData("signals.c", 128 + 10)]
+    [InlineData("timers.c", 128 + 14)]
+    [InlineData("numeric.c", 0)]
+    public void Musl_builds_run_as_natively(string source, int status)
+    {
+        // musl's own clone, signal trampolines and libm: a second C library over the same system calls.
+        var guest = RunAsNatively(GuestProgram.Build(source, "musl-gcc", "-static -O2", "-lm"));
+        Assert.Equal(status, guest.ExitStatus);
+    }
+
+    [Theory]
     [InlineData("stack", "signal frame at 0x")]
     [InlineData("sigreturn", "segmentation fault: execute at 0x0")]
     public void Signal_misuse_ends_the_process_with_sigsegv_as_natively(string mode, string diagnostic)
