@@ -342,7 +342,9 @@ public sealed partial class LinuxProcess : IThreadHost
             _addressSpaceGeneration++;
         }
         if (_current.TlbGeneration != _addressSpaceGeneration) FlushTlb(_current);
-        _sliceDeadline = _threads.Count > 1 && _scheduler.OthersReady ? Stopwatch.GetTimestamp() + TimeSliceTicks : long.MaxValue;
+        // Whenever another thread lives, even a sleeping one: it may become ready while this one spins without a system
+        // call, and only the end of the slice would let it run.
+        _sliceDeadline = _threads.Count > 1 && ((IThreadHost)this).HasOtherThreads ? Stopwatch.GetTimestamp() + TimeSliceTicks : long.MaxValue;
         return _sliceDeadline;
     }
 }

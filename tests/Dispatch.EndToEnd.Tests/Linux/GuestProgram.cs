@@ -65,13 +65,17 @@ public static class GuestProgram
     }
 
     /// <summary>Runs the program under the VMM through the library API, with its standard streams captured.</summary>
+    private static readonly TimeSpan GuestTimeout = TimeSpan.FromMinutes(3);
+
     public static ProgramRun RunGuest(string program, params string[] args)
     {
         var stdout = new MemoryStream();
         var stderr = new MemoryStream();
         var diagnostics = new StringWriter();
         string cwd = Directory.GetCurrentDirectory();
-        int status = LinuxRunner.Run(new LinuxRunRequest
+        // The instruction budget bounds computing, not waiting: a guest whose threads all wait for ever (a defect in
+        // the futexes or the scheduler) fails the test instead of hanging the run.
+        var run = Task.Factory.StartNew(() => LinuxRunner.Run(new LinuxRunRequest
         {
             Program = program,
             Arguments = args,
@@ -79,8 +83,10 @@ public static class GuestProgram
             StandardOutput = stdout,
             StandardError = stderr,
             MaxInstructions = 2_000_000_000,
-        }, diagnostics);
-        return new ProgramRun(stdout.ToArray(), stderr.ToArray(), status, diagnostics.ToString());
+        }, diagnostics), TaskCreationOptions.LongRunning);
+        if (!run.Wait(GuestTimeout))
+            throw new TimeoutException($"{Path.GetFileName(program)} {string.Join(' ', args)} did not finish in {GuestTimeout.TotalSeconds} s");
+        return new ProgramRun(stdout.ToArray(), stderr.ToArray(), run.Result, diagnostics.ToString());
     }
 
     private static (byte[] Stdout, byte[] Stderr, int Status) Run(string file, IEnumerable<string> args, string cwd)

@@ -1,9 +1,10 @@
 /*
  * POSIX threads as glibc makes them (clone, futexes, set_tid_address, tgkill), compared with the native run. The
  * default mode covers mutexes, condition variables, semaphores, atomics, thread-local storage, detached and nested
- * threads, threads that map and unmap memory, sleeping threads, pthread_kill with a handler, pthread_cancel, and a
- * CPU-bound stretch that only time slices interrupt. The other modes end the process from a thread: "exit" (exit from a
- * thread while the first one waits), "segv" (a fault in a thread), "leader" (the first thread leaves with pthread_exit).
+ * threads, threads that map and unmap memory, sleeping threads, pthread_kill with a handler, pthread_cancel, CPU-bound
+ * stretches that only time slices interrupt, and a spin-wait on a store made by a thread that slept first. The other
+ * modes end the process from a thread: "exit" (exit from a thread while the first one waits), "segv" (a fault in a
+ * thread), "leader" (the first thread leaves with pthread_exit).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -102,6 +103,16 @@ static void *waits_for_usr1(void *arg)
     return NULL;
 }
 
+static volatile int flag_set_late;
+
+static void *sets_flag_late(void *arg)
+{
+    (void)arg;
+    usleep(10000);
+    flag_set_late = 1;
+    return NULL;
+}
+
 static void *exits_process(void *arg)
 {
     (void)arg;
@@ -194,6 +205,13 @@ int main(int argc, char **argv)
     void *cancelled;
     pthread_join(victim, &cancelled);
     printf("cancelled: %d\n", cancelled == PTHREAD_CANCELED);
+
+    /* The first thread spins without a system call while the other sleeps: only a time slice lets it set the flag. */
+    pthread_t late;
+    pthread_create(&late, NULL, sets_flag_late, NULL);
+    while (!flag_set_late) {}
+    pthread_join(late, NULL);
+    printf("a spinning thread saw a sleeping thread's store\n");
 
     pthread_t chain;
     pthread_create(&chain, NULL, nested, (void *)20);
