@@ -29,8 +29,7 @@ public sealed unsafe partial class LinuxKernel
         if (f is null) return -Errno.EBADF;
         var data = new byte[(int)Math.Min(count, MaxIo)];
         long n;
-        if (f.IsHost)
-            fixed (byte* p = data) n = HostLibc.Result(HostLibc.read(f.HostFd, p, data.Length));
+        if (f.IsHost) n = MayBlock(() => ReadHost(f.HostFd, data));
         else
         {
             if (!f.Stream!.CanRead) return -Errno.EBADF;
@@ -39,6 +38,17 @@ public sealed unsafe partial class LinuxKernel
         if (n > 0 && !_memory.TryWrite(buffer, data.AsSpan(0, (int)n))) return -Errno.EFAULT;
         return n;
     }
+
+    private static long ReadHost(int fd, byte[] data)
+    {
+        fixed (byte* p = data) return HostLibc.Result(HostLibc.read(fd, p, data.Length));
+    }
+
+    /// <summary>
+    /// A host call that may block (a read from a pipe or a terminal, a poll): made without the processor when another
+    /// thread could run meanwhile, so that a thread waiting for input does not stop the others.
+    /// </summary>
+    private long MayBlock(Func<long> hostCall) => Threads is { HasOtherThreads: true } threads ? threads.WithoutProcessor(hostCall) : hostCall();
 
     private long Write(int fd, ulong buffer, ulong count)
     {

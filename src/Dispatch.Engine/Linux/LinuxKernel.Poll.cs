@@ -47,9 +47,8 @@ public sealed unsafe partial class LinuxKernel
         {
             // Something is ready already: the host is only asked, not waited for.
             int timeout = ready > 0 ? 0 : (int)Math.Clamp(timeoutMs, -1, int.MaxValue);
-            int n;
-            fixed (byte* p = host) n = HostLibc.poll(p, (ulong)hostIndex.Count, timeout);
-            if (n < 0) return HostLibc.Error();
+            long n = MayBlock(() => PollHost(host, hostIndex.Count, timeout));
+            if (n < 0) return n;
             for (int k = 0; k < hostIndex.Count; k++)
             {
                 short revents = BinaryPrimitives.ReadInt16LittleEndian(host.AsSpan(k * PollFdSize + 6));
@@ -66,6 +65,11 @@ public sealed unsafe partial class LinuxKernel
             if (SleepUntil(deadline)) return -Errno.EINTR;
         }
         return _memory.TryWrite(fds, guest) ? ready : -Errno.EFAULT;
+    }
+
+    private static long PollHost(byte[] fds, int count, int timeout)
+    {
+        fixed (byte* p = fds) return HostLibc.Result(HostLibc.poll(p, (ulong)count, timeout));
     }
 
     /// <summary>

@@ -204,6 +204,16 @@ public sealed partial class LinuxProcess : IThreadHost
         _current = thread;
     }
 
+    long IThreadHost.WithoutProcessor(Func<long> hostCall)
+    {
+        var thread = _current;
+        _scheduler.Release(thread);
+        long result = hostCall();
+        if (!_scheduler.Acquire(thread)) throw new ProcessEndingException();
+        _current = thread;
+        return result;
+    }
+
     bool IThreadHost.Block(TimeSpan duration)
     {
         // Ends early when a signal for this thread arrives (or spuriously): the caller checks and sleeps again if need be.

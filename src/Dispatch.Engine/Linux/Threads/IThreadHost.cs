@@ -30,6 +30,12 @@ internal interface IThreadHost
     long Yield();
 
     /// <summary>
+    /// Makes a host call that may block (a read from a pipe or a terminal, a poll) without the processor, so that the
+    /// other threads run meanwhile; throws <see cref="ProcessEndingException"/> when the process ended meanwhile.
+    /// </summary>
+    long WithoutProcessor(Func<long> hostCall);
+
+    /// <summary>
     /// Sleeps for <paramref name="duration"/> without the processor, so that the other threads run; false when the
     /// process ended meanwhile.
     /// </summary>

@@ -2,9 +2,9 @@
  * POSIX threads as glibc makes them (clone, futexes, set_tid_address, tgkill), compared with the native run. The
  * default mode covers mutexes, condition variables, semaphores, atomics, thread-local storage, detached and nested
  * threads, threads that map and unmap memory, sleeping threads, pthread_kill with a handler, pthread_cancel, CPU-bound
- * stretches that only time slices interrupt, and a spin-wait on a store made by a thread that slept first. The other
- * modes end the process from a thread: "exit" (exit from a thread while the first one waits), "segv" (a fault in a
- * thread), "leader" (the first thread leaves with pthread_exit).
+ * stretches that only time slices interrupt, a spin-wait on a store made by a thread that slept first, and a reader
+ * blocked on a pipe while another thread writes. The other modes end the process from a thread: "exit" (exit from a
+ * thread while the first one waits), "segv" (a fault in a thread), "leader" (the first thread leaves with pthread_exit).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -113,6 +113,18 @@ static void *sets_flag_late(void *arg)
     return NULL;
 }
 
+static int pipe_fds[2];
+
+static void *pipe_reader(void *arg)
+{
+    (void)arg;
+    char buffer[64];
+    long total = 0;
+    ssize_t n;
+    while ((n = read(pipe_fds[0], buffer, sizeof buffer)) > 0) total += n;
+    return (void *)total;
+}
+
 static void *exits_process(void *arg)
 {
     (void)arg;
@@ -212,6 +224,17 @@ int main(int argc, char **argv)
     while (!flag_set_late) {}
     pthread_join(late, NULL);
     printf("a spinning thread saw a sleeping thread's store\n");
+
+    /* A thread blocked in a host read of an empty pipe does not stop the writer. */
+    pipe(pipe_fds);
+    pthread_t reader;
+    pthread_create(&reader, NULL, pipe_reader, NULL);
+    usleep(10000);
+    for (int i = 0; i < 1000; i++) write(pipe_fds[1], "0123456789", 10);
+    close(pipe_fds[1]);
+    void *bytes;
+    pthread_join(reader, &bytes);
+    printf("a reader blocked on a pipe got %ld bytes\n", (long)bytes);
 
     pthread_t chain;
     pthread_create(&chain, NULL, nested, (void *)20);
