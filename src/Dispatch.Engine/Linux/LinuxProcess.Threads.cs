@@ -91,25 +91,25 @@ public sealed partial class LinuxProcess : IThreadHost
 
     private void RunThread(LinuxThread thread)
     {
+        bool holding = false;
         try
         {
             if (!_scheduler.Acquire(thread)) return;
+            holding = true;
             _current = thread;
             if (thread.TlbGeneration != _addressSpaceGeneration) FlushTlb(thread);
-            try
-            {
-                _runVCpu!(thread.VCpu);
-            }
-            catch (Exception e)
-            {
-                EngineFailure ??= $"thread {thread.Tid}: engine error {e.GetType().Name}: {e.Message}";
-            }
-            // The thread exited; or the process ended (exit_group, a fatal signal, a failure) or cannot go on.
-            if (thread.ExitCode is null || ExitStatus is not null) EndProcess();
-            _scheduler.Release(thread);
+            _runVCpu!(thread.VCpu);
+        }
+        catch (Exception e)
+        {
+            // Nothing may escape a host thread (it would take the host process down): the failure ends the process.
+            EngineFailure ??= $"thread {thread.Tid}: engine error {e.GetType().Name}: {e.Message}";
         }
         finally
         {
+            // The thread exited; or the process ended (exit_group, a fatal signal, a failure) or cannot go on.
+            if (thread.ExitCode is null || ExitStatus is not null || EngineFailure is not null) EndProcess();
+            if (holding) _scheduler.Release(thread);
             if (EngineFailure is null) _idleVCpus.Enqueue(thread.VCpu); // its run has returned: the vCPU is free
             thread.Finished.Set();
         }
