@@ -32,14 +32,37 @@ public sealed partial class LinuxKernel
         return state;
     }
 
-    private ThreadSignals CurrentSignals => SignalsOf(CurrentTid);
+    // The last thread asked about: every system call asks, and the running thread changes far less often.
+    private int _cachedTid = int.MinValue;
+    private ThreadSignals? _cachedSignals;
+
+    private ThreadSignals CurrentSignals
+    {
+        get
+        {
+            int tid = CurrentTid;
+            if (tid != _cachedTid)
+            {
+                _cachedSignals = SignalsOf(tid);
+                _cachedTid = tid;
+            }
+            return _cachedSignals!;
+        }
+    }
 
     /// <summary>clone: the new thread starts with its creator's mask and without an alternate stack (CLONE_VM).</summary>
-    internal void InheritSignalState(int parentTid, int childTid) =>
+    internal void InheritSignalState(int parentTid, int childTid)
+    {
         _threadSignals[childTid] = new ThreadSignals { Mask = SignalsOf(parentTid).Mask };
+        if (_cachedTid == childTid) _cachedTid = int.MinValue;
+    }
 
     /// <summary>A thread that exited takes its signal state (and what was pending for it alone) with it.</summary>
-    internal void ForgetThread(int tid) => _threadSignals.Remove(tid);
+    internal void ForgetThread(int tid)
+    {
+        _threadSignals.Remove(tid);
+        if (_cachedTid == tid) _cachedTid = int.MinValue;
+    }
 
     /// <summary>The blocked signals; SIGKILL and SIGSTOP are never blocked.</summary>
     internal ulong SignalMask
@@ -79,6 +102,7 @@ public sealed partial class LinuxKernel
     /// </summary>
     internal SignalInfo? TakeDeliverableSignal()
     {
+        if ((_pendingSignals | CurrentSignals.Pending) == 0) return null; // what nearly every system call finds
         ApplyDefaultActions();
         if (ExitStatus is not null) return null;
         var current = CurrentSignals;

@@ -35,8 +35,11 @@ public sealed partial class LinuxKernel
     /// <summary>The process's threads, when it may have more than one (null: a kernel without them, as in unit tests).</summary>
     internal Threads.IThreadHost? Threads { get; set; }
 
-    /// <summary>The caller's RSP at the system call (sigaltstack needs to know whether it runs on the alternate stack).</summary>
-    public ulong UserStackPointer { get; set; }
+    /// <summary>
+    /// Reads the caller's RSP at the system call (sigaltstack needs to know whether it runs on the alternate stack). A
+    /// function, asked only when needed: reading a guest-state field ends the VMCS's deferred save of the guest state.
+    /// </summary>
+    public Func<ulong> UserStackPointer { get; set; } = static () => 0;
 
     /// <summary>FS base requested by arch_prctl(ARCH_SET_FS), to be written to the VMCS by the caller.</summary>
     public ulong? PendingFsBase { get; set; }
@@ -143,7 +146,7 @@ public sealed partial class LinuxKernel
         111 => ProcessId,
         127 => SigPending(a0, a1),
         130 => SigSuspend(a0, a1),
-        131 => SigAltStack(a0, a1, UserStackPointer),
+        131 => SigAltStack(a0, a1, UserStackPointer()),
         157 => -Errno.EINVAL,
         158 => ArchPrctl((int)a0, a1),
         186 => Threads?.CurrentTid ?? ProcessId,

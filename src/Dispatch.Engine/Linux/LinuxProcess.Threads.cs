@@ -46,6 +46,7 @@ public sealed partial class LinuxProcess : IThreadHost
         _current = new LinuxThread(LinuxKernel.ProcessId, VCpu, isMain: true);
         _threads.Add(_current);
         Kernel.Threads = this;
+        Kernel.UserStackPointer = () => _current.VCpu.Vmcs.Read(VmcsField.GuestRsp);
     }
 
     /// <summary>

@@ -258,7 +258,6 @@ public sealed partial class LinuxProcess : IDisposable
             return Terminate(132, $"illegal instruction at 0x{context.GuestRip:x}: vmcall from user code");
         ref var r = ref context.Registers;
         if (r.Rax == RtSigreturn) return Continue(ref context, SignalReturn(ref context));
-        Kernel.UserStackPointer = context.Vmcs.Read(VmcsField.GuestRsp);
         long result;
         try
         {
