@@ -34,6 +34,9 @@ internal static unsafe partial class HostLibc
     [DllImport(Libc, SetLastError = true)] public static extern int ftruncate(int fd, long length);
     [DllImport(Libc, SetLastError = true)] public static extern int fsync(int fd);
     [DllImport(Libc, SetLastError = true)] public static extern int fdatasync(int fd);
+    [DllImport(Libc, SetLastError = true)] public static extern int symlinkat(byte* target, int newdirfd, byte* linkpath);
+    [DllImport(Libc, SetLastError = true)] public static extern int linkat(int olddirfd, byte* oldpath, int newdirfd, byte* newpath, int flags);
+    [DllImport(Libc, SetLastError = true)] public static extern int truncate(byte* path, long length);
     [DllImport(Libc, SetLastError = true)] public static extern int poll(byte* fds, ulong nfds, int timeout);
     [DllImport(Libc, SetLastError = true)] public static extern int fchmod(int fd, uint mode);
     [DllImport(Libc, SetLastError = true)] public static extern int fchown(int fd, uint owner, uint group);

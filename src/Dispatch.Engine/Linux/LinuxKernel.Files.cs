@@ -14,7 +14,7 @@ public sealed unsafe partial class LinuxKernel
     /// <summary>The host directory descriptor for a guest dirfd argument, or null (EBADF).</summary>
     private int? HostDir(int dirfd)
     {
-        if (dirfd == AtFdCwd) return AtFdCwd;
+        if (dirfd == AtFdCwd) return _workingDirectoryFd;
         var f = File(dirfd);
         return f is { IsHost: true } ? f.HostFd : null;
     }
@@ -250,6 +250,48 @@ public sealed unsafe partial class LinuxKernel
         fixed (byte* p = NulTerminated(path)) return HostLibc.Result(HostLibc.mkdirat(host, p, mode));
     }
 
+    /// <summary>symlink, symlinkat: the target is stored as given; the link is made relative to the directory.</summary>
+    private long SymlinkAt(ulong targetPointer, int dirfd, ulong linkPointer)
+    {
+        var target = Path(targetPointer);
+        var link = Path(linkPointer);
+        if (target is null || link is null) return -Errno.EFAULT;
+        if (HostDir(dirfd) is not { } host) return -Errno.EBADF;
+        fixed (byte* t = NulTerminated(target))
+        fixed (byte* l = NulTerminated(link))
+            return HostLibc.Result(HostLibc.symlinkat(t, host, l));
+    }
+
+    /// <summary>link, linkat: a hard link on the host file system.</summary>
+    private long LinkAt(int olddir, ulong oldPointer, int newdir, ulong newPointer, int flags)
+    {
+        var from = Path(oldPointer);
+        var to = Path(newPointer);
+        if (from is null || to is null) return -Errno.EFAULT;
+        if (HostDir(olddir) is not { } a || HostDir(newdir) is not { } b) return -Errno.EBADF;
+        fixed (byte* f = NulTerminated(from))
+        fixed (byte* t = NulTerminated(to))
+            return HostLibc.Result(HostLibc.linkat(a, f, b, t, flags));
+    }
+
+    /// <summary>truncate: by path, relative to the working directory.</summary>
+    private long Truncate(ulong pathPointer, long length)
+    {
+        var path = Path(pathPointer);
+        if (path is null) return -Errno.EFAULT;
+        if (path.Length > 0 && path[0] != (byte)'/' && _workingDirectoryFd != AtFdCwd)
+        {
+            // No truncateat: open the file relative to the directory and truncate the descriptor.
+            int fd;
+            fixed (byte* p = NulTerminated(path)) fd = HostLibc.openat(_workingDirectoryFd, p, 1 /* O_WRONLY */ | OCloexec, 0);
+            if (fd < 0) return HostLibc.Error();
+            long result = HostLibc.Result(HostLibc.ftruncate(fd, length));
+            HostLibc.close(fd);
+            return result;
+        }
+        fixed (byte* p = NulTerminated(path)) return HostLibc.Result(HostLibc.truncate(p, length));
+    }
+
     /// <summary>chmod, fchmodat: the host file's mode (AT_SYMLINK_NOFOLLOW is refused by the host as by Linux).</summary>
     private long ChmodAt(int dirfd, ulong pathPointer, uint mode, int flags)
     {
@@ -323,7 +365,7 @@ public sealed unsafe partial class LinuxKernel
 
     private long GetCwd(ulong buffer, ulong size)
     {
-        var cwd = Encoding.UTF8.GetBytes(Directory.GetCurrentDirectory() + "\0");
+        var cwd = Encoding.UTF8.GetBytes(WorkingDirectory + "\0");
         if ((ulong)cwd.Length > size) return -Errno.ERANGE;
         return _memory.TryWrite(buffer, cwd) ? cwd.Length : -Errno.EFAULT;
     }

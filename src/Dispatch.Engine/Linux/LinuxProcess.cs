@@ -347,6 +347,7 @@ public sealed partial class LinuxProcess : IDisposable
     public void Dispose()
     {
         Kernel?.Files.CloseAll();
+        Kernel?.CloseWorkingDirectory();
         Machine.Dispose();
     }
 }

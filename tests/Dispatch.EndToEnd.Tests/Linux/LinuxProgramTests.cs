@@ -153,6 +153,20 @@ public sealed class LinuxProgramTests
         Assert.Equal(status, guest.ExitStatus);
     }
 
+    [Fact]
+    public void Working_directory_is_the_guests_own()
+    {
+        // Found chdir, fchdir and symlink missing. The directory is made fresh for each run; the program removes what it makes.
+        string program = GuestProgram.Build("directories.c");
+        var native = GuestProgram.RunNative(program, Directory.CreateTempSubdirectory("dispatch-native-").FullName);
+        string hostDirectory = Directory.GetCurrentDirectory();
+        var guest = GuestProgram.RunGuest(program, Directory.CreateTempSubdirectory("dispatch-guest-").FullName);
+        AssertSame(native, guest);
+        Assert.Equal(0, guest.ExitStatus);
+        Assert.Equal("", guest.Diagnostics);
+        Assert.Equal(hostDirectory, Directory.GetCurrentDirectory()); // the VMM's own directory did not move
+    }
+
     [Theory]
     [InlineData("stack", "signal frame at 0x")]
     [InlineData("sigreturn", "segmentation fault: execute at 0x0")]
