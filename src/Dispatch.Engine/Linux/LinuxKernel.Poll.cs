@@ -18,10 +18,18 @@ public sealed unsafe partial class LinuxKernel
         if (count > MaxPollFds) return -Errno.EINVAL;
         var guest = new byte[(int)count * PollFdSize];
         if (!_memory.TryRead(fds, guest)) return -Errno.EFAULT;
+        long ready = PollEntries(guest, (int)count, timeoutMs);
+        if (ready < 0) return ready;
+        return _memory.TryWrite(fds, guest) ? ready : -Errno.EFAULT;
+    }
+
+    /// <summary>Polls <paramref name="count"/> struct pollfd held in <paramref name="guest"/>, filling in revents.</summary>
+    private long PollEntries(byte[] guest, int count, long timeoutMs)
+    {
         var host = new byte[guest.Length];
         var hostIndex = new List<int>();
         int ready = 0;
-        for (int i = 0; i < (int)count; i++)
+        for (int i = 0; i < count; i++)
         {
             var entry = guest.AsSpan(i * PollFdSize, PollFdSize);
             int fd = BinaryPrimitives.ReadInt32LittleEndian(entry);
@@ -64,7 +72,7 @@ public sealed unsafe partial class LinuxKernel
             if (timeoutMs < 0 && TimerDeadline is null) return WaitForSignal();
             if (SleepUntil(deadline)) return -Errno.EINTR;
         }
-        return _memory.TryWrite(fds, guest) ? ready : -Errno.EFAULT;
+        return ready;
     }
 
     private static long PollHost(byte[] fds, int count, int timeout)

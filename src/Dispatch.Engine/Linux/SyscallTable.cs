@@ -14,7 +14,7 @@ public static class SyscallTable
         [10] = ("mprotect", "xxx"), [11] = ("munmap", "xx"), [12] = ("brk", "x"), [13] = ("rt_sigaction", "dppd"),
         [14] = ("rt_sigprocmask", "dppd"), [15] = ("rt_sigreturn", ""), [16] = ("ioctl", "dxp"), [17] = ("pread64", "drdd"),
         [18] = ("pwrite64", "dwdd"), [19] = ("readv", "dpd"), [20] = ("writev", "dpd"), [21] = ("access", "sx"),
-        [22] = ("pipe", "p"), [24] = ("sched_yield", ""), [25] = ("mremap", "xxxxx"), [28] = ("madvise", "xxd"),
+        [22] = ("pipe", "p"), [23] = ("select", "dpppp"), [24] = ("sched_yield", ""), [25] = ("mremap", "xxxxx"), [28] = ("madvise", "xxd"),
         [32] = ("dup", "d"), [33] = ("dup2", "dd"), [34] = ("pause", ""), [35] = ("nanosleep", "pp"), [36] = ("getitimer", "dp"), [37] = ("alarm", "d"), [38] = ("setitimer", "dpp"), [39] = ("getpid", ""),
         [56] = ("clone", "xpppp"), [60] = ("exit", "d"), [61] = ("wait4", "dpdp"), [62] = ("kill", "dd"), [63] = ("uname", "p"), [72] = ("fcntl", "ddx"),
         [74] = ("fsync", "d"), [75] = ("fdatasync", "d"), [76] = ("truncate", "sd"), [77] = ("ftruncate", "dd"), [79] = ("getcwd", "pd"), [80] = ("chdir", "s"), [81] = ("fchdir", "d"), [80] = ("chdir", "s"),
@@ -27,7 +27,7 @@ public static class SyscallTable
         [217] = ("getdents64", "dpd"), [218] = ("set_tid_address", "p"), [228] = ("clock_gettime", "dp"),
         [229] = ("clock_getres", "dp"), [230] = ("clock_nanosleep", "ddpp"), [231] = ("exit_group", "d"),
         [234] = ("tgkill", "ddd"), [257] = ("openat", "dsxx"), [258] = ("mkdirat", "dsx"), [260] = ("fchownat", "dsddx"), [262] = ("newfstatat", "dspx"),
-        [263] = ("unlinkat", "dsx"), [264] = ("renameat", "dsds"), [265] = ("linkat", "dsdsx"), [266] = ("symlinkat", "sds"), [267] = ("readlinkat", "dspd"), [268] = ("fchmodat", "dsx"), [271] = ("ppoll", "pdppd"), [269] = ("faccessat", "dsx"),
+        [263] = ("unlinkat", "dsx"), [264] = ("renameat", "dsds"), [265] = ("linkat", "dsdsx"), [266] = ("symlinkat", "sds"), [267] = ("readlinkat", "dspd"), [268] = ("fchmodat", "dsx"), [270] = ("pselect6", "dppppp"), [271] = ("ppoll", "pdppd"), [269] = ("faccessat", "dsx"),
         [273] = ("set_robust_list", "pd"), [292] = ("dup3", "ddx"), [293] = ("pipe2", "px"), [302] = ("prlimit64", "ddpp"),
         [318] = ("getrandom", "pdx"), [332] = ("statx", "dsxxp"), [334] = ("rseq", "pdxx"), [435] = ("clone3", "pd"), [439] = ("faccessat2", "dsxx"),
     };

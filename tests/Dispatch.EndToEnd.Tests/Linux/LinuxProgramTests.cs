@@ -154,6 +154,15 @@ public sealed class LinuxProgramTests
     }
 
     [Fact]
+    public void Select_and_pselect_over_a_pipe_as_natively()
+    {
+        var guest = RunAsNatively(GuestProgram.Build("select.c", flags: "-static -O2 -pthread"));
+        Assert.Equal(0, guest.ExitStatus);
+        Assert.Equal("", guest.Diagnostics);
+        Assert.Contains("after another thread wrote: 1, readable 1", guest.StdoutText);
+    }
+
+    [Fact]
     public void Working_directory_is_the_guests_own()
     {
         // Found chdir, fchdir and symlink missing. The directory is made fresh for each run; the program removes what it makes.
