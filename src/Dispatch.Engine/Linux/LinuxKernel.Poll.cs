@@ -86,21 +86,37 @@ public sealed unsafe partial class LinuxKernel
     /// </summary>
     private long PPoll(ulong fds, ulong count, ulong timeout, ulong mask, ulong maskSize)
     {
-        long timeoutMs = -1;
-        if (timeout != 0)
-        {
-            Span<byte> ts = stackalloc byte[16];
-            if (!_memory.TryRead(timeout, ts)) return -Errno.EFAULT;
-            long s = BinaryPrimitives.ReadInt64LittleEndian(ts), ns = BinaryPrimitives.ReadInt64LittleEndian(ts[8..]);
-            if (s < 0 || ns is < 0 or >= 1_000_000_000) return -Errno.EINVAL;
-            timeoutMs = Math.Min(s, int.MaxValue / 1000) * 1000 + (ns + 999_999) / 1_000_000;
-        }
+        long error = ReadTimeoutMilliseconds(timeout, out long timeoutMs);
+        if (error != 0) return error;
         if (mask == 0) return Poll(fds, count, timeoutMs);
         if (maskSize != 8) return -Errno.EINVAL;
-        if (!_memory.TryReadUInt64(mask, out ulong temporary)) return -Errno.EFAULT;
+        return WithTemporaryMask(mask, () => Poll(fds, count, timeoutMs));
+    }
+
+    /// <summary>A struct timespec timeout in milliseconds, rounded up; -1 (wait indefinitely) for a null pointer. 0 or -errno.</summary>
+    private long ReadTimeoutMilliseconds(ulong timespec, out long milliseconds)
+    {
+        milliseconds = -1;
+        if (timespec == 0) return 0;
+        Span<byte> ts = stackalloc byte[16];
+        if (!_memory.TryRead(timespec, ts)) return -Errno.EFAULT;
+        long s = BinaryPrimitives.ReadInt64LittleEndian(ts), ns = BinaryPrimitives.ReadInt64LittleEndian(ts[8..]);
+        if (s < 0 || ns is < 0 or >= 1_000_000_000) return -Errno.EINVAL;
+        milliseconds = Math.Min(s, int.MaxValue / 1000) * 1000 + (ns + 999_999) / 1_000_000;
+        return 0;
+    }
+
+    /// <summary>
+    /// Waits with the signal mask at <paramref name="maskPointer"/> in place of the thread's (ppoll, pselect6). When a
+    /// signal ends the wait, its frame saves the original mask and its handler's return restores it; otherwise the
+    /// original comes back at once.
+    /// </summary>
+    private long WithTemporaryMask(ulong maskPointer, Func<long> wait)
+    {
+        if (!_memory.TryReadUInt64(maskPointer, out ulong temporary)) return -Errno.EFAULT;
         ulong original = CurrentSignals.Mask;
         SignalMask = temporary;
-        long result = Poll(fds, count, timeoutMs);
+        long result = wait();
         if (result == -Errno.EINTR && (PendingForCurrent & ~CurrentSignals.Mask) != 0) CurrentSignals.MaskToRestore = original;
         else SignalMask = original;
         return result;

@@ -54,15 +54,8 @@ public sealed partial class LinuxKernel
 
     private long PSelectCore(int count, ulong read, ulong write, ulong except, ulong timeout, ulong maskArgument, out long timeoutMs)
     {
-        timeoutMs = -1;
-        if (timeout != 0)
-        {
-            Span<byte> ts = stackalloc byte[16];
-            if (!_memory.TryRead(timeout, ts)) return -Errno.EFAULT;
-            long s = BinaryPrimitives.ReadInt64LittleEndian(ts), ns = BinaryPrimitives.ReadInt64LittleEndian(ts[8..]);
-            if (s < 0 || ns is < 0 or >= 1_000_000_000) return -Errno.EINVAL;
-            timeoutMs = Math.Min(s, int.MaxValue / 1000) * 1000 + (ns + 999_999) / 1_000_000;
-        }
+        long error = ReadTimeoutMilliseconds(timeout, out timeoutMs);
+        if (error != 0) return error;
         ulong mask = 0;
         if (maskArgument != 0)
         {
@@ -71,14 +64,10 @@ public sealed partial class LinuxKernel
             mask = BinaryPrimitives.ReadUInt64LittleEndian(pair);
             if (mask != 0 && BinaryPrimitives.ReadUInt64LittleEndian(pair[8..]) != 8) return -Errno.EINVAL;
         }
-        if (mask == 0) return SelectCore(count, read, write, except, timeoutMs);
-        if (!_memory.TryReadUInt64(mask, out ulong temporary)) return -Errno.EFAULT;
-        ulong original = CurrentSignals.Mask;
-        SignalMask = temporary;
-        long result = SelectCore(count, read, write, except, timeoutMs);
-        if (result == -Errno.EINTR && (PendingForCurrent & ~CurrentSignals.Mask) != 0) CurrentSignals.MaskToRestore = original;
-        else SignalMask = original;
-        return result;
+        long milliseconds = timeoutMs;
+        return mask == 0
+            ? SelectCore(count, read, write, except, milliseconds)
+            : WithTemporaryMask(mask, () => SelectCore(count, read, write, except, milliseconds));
     }
 
     private long SelectCore(int count, ulong read, ulong write, ulong except, long timeoutMs)

@@ -143,18 +143,8 @@ public sealed partial class LinuxKernel
         return -Errno.EINTR;
     }
 
-    private long SigSuspend(ulong mask, ulong setSize)
-    {
-        if (setSize != 8) return -Errno.EINVAL;
-        if (!_memory.TryReadUInt64(mask, out ulong temporary)) return -Errno.EFAULT;
-        ulong original = CurrentSignals.Mask;
-        SignalMask = temporary;
-        long result = WaitForSignal();
-        // The handler runs with the temporary mask; its frame saves the original one, which its rt_sigreturn restores.
-        if ((PendingForCurrent & ~CurrentSignals.Mask) != 0) CurrentSignals.MaskToRestore = original;
-        else SignalMask = original;
-        return result;
-    }
+    /// <summary>rt_sigsuspend: waits with a temporary mask; the handler that ends the wait returns to the original one.</summary>
+    private long SigSuspend(ulong mask, ulong setSize) => setSize != 8 ? -Errno.EINVAL : WithTemporaryMask(mask, WaitForSignal);
 
     /// <summary>nanosleep and relative clock_nanosleep: -EINTR with the time left when a signal cuts the sleep short.</summary>
     private long Sleep(long nanoseconds, ulong remaining)

@@ -48,7 +48,9 @@ int main(void)
     arm(50, 50);
     while (ticks < before + 4) pause();
     arm(0, 0);
-    printf("periodic timer: %d ticks\n", ticks - before);
+    /* A fifth tick may land before the timer is disarmed on a loaded machine, natively as in the guest. */
+    int periodic = ticks - before;
+    printf("periodic timer: at least 4 ticks: %d\n", periodic >= 4 && periodic <= 5);
 
     alarm(100);
     struct itimerval current;
