@@ -25,6 +25,12 @@ internal sealed class UniprocessorScheduler
         get { lock (_gate) return _ready.Count > 0; }
     }
 
+    /// <summary>How many threads wait for the processor.</summary>
+    public int ReadyCount
+    {
+        get { lock (_gate) return _ready.Count; }
+    }
+
     public bool IsShutDown
     {
         get { lock (_gate) return _shutDown; }
