@@ -130,6 +130,8 @@ public sealed partial class LinuxProcess : IThreadHost
         if (_threads.Count >= MaxLiveThreads) return -Errno.EAGAIN;
         int tid = Interlocked.Increment(ref _nextTid);
         if ((flags & CloneParentSetTid) != 0 && !WriteTid(parentTid, tid)) return -Errno.EFAULT;
+        // The address space is shared, so the child's copy of its TID can be written before the child exists.
+        if ((flags & CloneChildSetTid) != 0 && !WriteTid(childTid, tid)) return -Errno.EFAULT;
         ulong sp = stack != 0 ? stack : parent.Vmcs.Read(VmcsField.GuestRsp);
         if (!_idleVCpus.TryDequeue(out var vcpu)) vcpu = Machine.CreateVCpu();
         // The child returns from the same SYSCALL with RAX = 0: RIP and RFLAGS are what SYSCALL saved in RCX and R11.
@@ -146,7 +148,6 @@ public sealed partial class LinuxProcess : IThreadHost
             ClearChildTid = (flags & CloneChildClearTid) != 0 ? childTid : 0,
             TlbGeneration = _addressSpaceGeneration,
         };
-        if ((flags & CloneChildSetTid) != 0 && !WriteTid(childTid, tid)) return -Errno.EFAULT;
         Kernel.InheritSignalState(_current.Tid, tid);
         _threads.Add(thread);
         new Thread(() => RunThread(thread)) { IsBackground = true, Name = $"guest thread {tid}" }.Start();
