@@ -92,12 +92,13 @@ public static class LinuxRunner
 
     private static void WriteStats(TextWriter output, LinuxProcess process, TimeSpan elapsed)
     {
-        ExitTable.Write(output, process.VCpu, withLatency: true);
+        // Every vCPU of the machine is one of the program's threads (or was: finished threads' vCPUs are reused).
+        ExitTable.Write(output, process.Machine.VCpus, withLatency: true);
         output.WriteLine("System calls:");
         foreach (var (number, count) in process.Kernel.Counts().OrderByDescending(c => c.Count).ThenBy(c => c.Number))
             output.WriteLine($"  {SyscallTable.Name(number),-20} ({number,3})  {count.ToString(CultureInfo.InvariantCulture),10}");
         output.WriteLine($"  {"total",-26}  {process.Kernel.TotalCalls.ToString(CultureInfo.InvariantCulture),10}");
-        double mips = process.VCpu.InstructionsRetired / Math.Max(elapsed.TotalSeconds, 1e-9) / 1e6;
+        double mips = process.Machine.VCpus.Sum(v => v.InstructionsRetired) / Math.Max(elapsed.TotalSeconds, 1e-9) / 1e6;
         output.WriteLine($"Wall time: {elapsed.TotalMilliseconds.ToString("F1", CultureInfo.InvariantCulture)} ms, " +
             $"{mips.ToString("F1", CultureInfo.InvariantCulture)} MIPS, resident guest memory {process.Memory.ResidentBytes >> 10} KiB");
     }
