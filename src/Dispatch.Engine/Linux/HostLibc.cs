@@ -34,6 +34,14 @@ internal static unsafe partial class HostLibc
     [DllImport(Libc, SetLastError = true)] public static extern int ftruncate(int fd, long length);
     [DllImport(Libc, SetLastError = true)] public static extern int fsync(int fd);
     [DllImport(Libc, SetLastError = true)] public static extern int fdatasync(int fd);
+    [DllImport(Libc, SetLastError = true)] public static extern int eventfd(uint initval, int flags);
+    [DllImport(Libc, SetLastError = true)] public static extern int socketpair(int domain, int type, int protocol, int* sv);
+    [DllImport(Libc, SetLastError = true)] public static extern int epoll_create1(int flags);
+    [DllImport(Libc, SetLastError = true)] public static extern int epoll_ctl(int epfd, int op, int fd, byte* ev);
+    [DllImport(Libc, SetLastError = true)] public static extern int epoll_wait(int epfd, byte* events, int maxevents, int timeout);
+    [DllImport(Libc, SetLastError = true)] public static extern nint sendto(int fd, byte* buf, nint len, int flags, byte* addr, int addrlen);
+    [DllImport(Libc, SetLastError = true)] public static extern nint recvfrom(int fd, byte* buf, nint len, int flags, byte* addr, int* addrlen);
+    [DllImport(Libc, SetLastError = true)] public static extern int shutdown(int fd, int how);
     [DllImport(Libc, SetLastError = true)] public static extern int symlinkat(byte* target, int newdirfd, byte* linkpath);
     [DllImport(Libc, SetLastError = true)] public static extern int linkat(int olddirfd, byte* oldpath, int newdirfd, byte* newpath, int flags);
     [DllImport(Libc, SetLastError = true)] public static extern int truncate(byte* path, long length);

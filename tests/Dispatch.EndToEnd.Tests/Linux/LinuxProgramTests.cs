@@ -157,6 +157,15 @@ public sealed class LinuxProgramTests
     }
 
     [Fact]
+    public void Epoll_eventfd_and_socket_pairs_as_natively()
+    {
+        var guest = RunAsNatively(GuestProgram.Build("events.c", flags: "-static -O2 -pthread"));
+        Assert.Equal(0, guest.ExitStatus);
+        Assert.Equal("", guest.Diagnostics);
+        Assert.Contains("eventfd ready: 1 data 1111222233334444", guest.StdoutText);
+    }
+
+    [Fact]
     public void Working_directory_is_the_guests_own()
     {
         // Found chdir, fchdir and symlink missing. The directory is made fresh for each run; the program removes what it makes.
