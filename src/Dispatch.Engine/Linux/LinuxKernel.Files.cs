@@ -48,7 +48,7 @@ public sealed unsafe partial class LinuxKernel
     /// A host call that may block (a read from a pipe or a terminal, a poll): made without the processor when another
     /// thread could run meanwhile, so that a thread waiting for input does not stop the others.
     /// </summary>
-    private long MayBlock(Func<long> hostCall) => Threads is { HasOtherThreads: true } threads ? threads.WithoutProcessor(hostCall) : hostCall();
+    private long MayBlock(Func<long> hostCall) => Threads.HasOtherThreads ? Threads.WithoutProcessor(hostCall) : hostCall();
 
     private long Write(int fd, ulong buffer, ulong count)
     {

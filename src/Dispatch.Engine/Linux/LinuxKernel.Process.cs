@@ -28,13 +28,6 @@ public sealed unsafe partial class LinuxKernel
         }
     }
 
-    private long Futex(ulong operation)
-    {
-        int op = (int)operation & 0x7F;
-        // Single-threaded: nobody waits, and a wait on a word that would need another thread to change it returns at once.
-        return op switch { 1 => 0, 0 or 9 => -Errno.EAGAIN, _ => -Errno.ENOSYS };
-    }
-
     private long Uname(ulong buffer)
     {
         var u = new byte[390];

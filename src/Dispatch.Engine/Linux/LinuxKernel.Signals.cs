@@ -119,7 +119,7 @@ public sealed partial class LinuxKernel
         return _pendingInfo[signal];
     }
 
-    private int CurrentTid => Threads?.CurrentTid ?? ProcessId;
+    private int CurrentTid => Threads.CurrentTid;
 
     /// <summary>What is pending for the calling thread: the process's signals and its own.</summary>
     private ulong PendingForCurrent => _pendingSignals | CurrentSignals.Pending;
@@ -158,7 +158,7 @@ public sealed partial class LinuxKernel
         var target = SignalsOf(tid);
         target.Pending |= Signal.Bit(signal);
         target.PendingInfo[signal] = info;
-        if (tid != CurrentTid) Threads?.Interrupt(tid);
+        if (tid != CurrentTid) Threads.Interrupt(tid);
     }
 
     /// <summary>Acts on every pending, unblocked signal whose action is the default: a fatal one ends the process.</summary>
@@ -265,12 +265,10 @@ public sealed partial class LinuxKernel
     private long KillThread(int tid, int signal)
     {
         if (signal is < 0 or > Signal.Max) return -Errno.EINVAL;
-        bool exists = Threads?.IsThread(tid) ?? tid == ProcessId;
-        if (!exists) return -Errno.ESRCH;
+        if (!Threads.IsThread(tid)) return -Errno.ESRCH;
         if (signal == 0) return 0;
         var info = new SignalInfo(signal, Signal.SiTkill, SenderPid: ProcessId, SenderUid: HostLibc.getuid());
-        if (Threads is null) Raise(info);
-        else RaiseForThread(tid, info);
+        RaiseForThread(tid, info);
         return 0;
     }
 

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using Dispatch.Linux.Signals;
+using Dispatch.Linux.Threads;
 
 namespace Dispatch.Linux;
 
@@ -125,15 +126,14 @@ public sealed partial class LinuxKernel
             var duration = until == long.MaxValue ? Timeout.InfiniteTimeSpan
                 : TimeSpan.FromMilliseconds(Math.Min(Math.Ceiling((until - now) * 1000.0 / Stopwatch.Frequency), int.MaxValue));
             // Other threads run meanwhile; a process that ends during the sleep ends it.
-            if (Threads is null) Thread.Sleep(duration);
-            else if (!Threads.Block(duration)) throw new Threads.ProcessEndingException();
+            if (!Threads.Block(duration)) throw new ProcessEndingException();
         }
     }
 
     /// <summary>pause(2) and rt_sigsuspend(2): wait for a signal; -EINTR once one is due.</summary>
     private long WaitForSignal()
     {
-        if (!SignalInterrupts() && _timerDeadline == long.MaxValue && Threads?.HasOtherThreads != true)
+        if (!SignalInterrupts() && _timerDeadline == long.MaxValue && !Threads.HasOtherThreads)
         {
             TerminationMessage = "the process waits for a signal, but no timer is armed and nothing else can send one";
             ExitStatus = 128 + Signal.Kill;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Dispatch.Linux.Threads;
 
 namespace Dispatch.Linux;
 
@@ -16,9 +17,10 @@ public sealed partial class LinuxKernel
     private readonly HashSet<long> _reportedUnimplemented = [];
     private readonly long[] _counts = new long[512];
 
-    internal LinuxKernel(AddressSpace memory, LinuxProcessOptions options, ulong brkStart)
+    internal LinuxKernel(AddressSpace memory, LinuxProcessOptions options, ulong brkStart, IThreadHost threads)
     {
         _memory = memory;
+        Threads = threads;
         _options = options;
         _brkStart = _brk = brkStart;
         Files = new FileTable();
@@ -32,14 +34,9 @@ public sealed partial class LinuxKernel
     /// <summary>Why the process ended abnormally (a fatal signal), for the user.</summary>
     public string? TerminationMessage { get; private set; }
 
-    /// <summary>The process's threads, when it may have more than one (null: a kernel without them, as in unit tests).</summary>
-    internal Threads.IThreadHost? Threads { get; set; }
+    /// <summary>The process's threads: who is calling, and what waits and thread calls need of the process.</summary>
+    internal IThreadHost Threads { get; }
 
-    /// <summary>
-    /// Reads the caller's RSP at the system call (sigaltstack needs to know whether it runs on the alternate stack). A
-    /// function, asked only when needed: reading a guest-state field ends the VMCS's deferred save of the guest state.
-    /// </summary>
-    public Func<ulong> UserStackPointer { get; set; } = static () => 0;
 
     /// <summary>FS base requested by arch_prctl(ARCH_SET_FS), to be written to the VMCS by the caller.</summary>
     public ulong? PendingFsBase { get; set; }
@@ -103,7 +100,7 @@ public sealed partial class LinuxKernel
         21 => AccessAt(AtFdCwd, a0, (int)a1, 0),
         22 => Pipe(a0, 0),
         23 => Select((int)a0, a1, a2, a3, a4),
-        24 => Threads?.Yield() ?? 0,
+        24 => Threads.Yield(),
         25 => Mremap(a0, a1, a2, (int)a3, a4),
         28 => 0,
         32 => Dup((long)a0),
@@ -118,8 +115,8 @@ public sealed partial class LinuxKernel
         45 => ReceiveFrom((long)a0, a1, a2, (int)a3, a4),
         48 => Shutdown((long)a0, (int)a1),
         53 => SocketPair((int)a0, (int)a1, (int)a2, a3),
-        56 => Threads?.Clone(a0, a1, a2, a3, a4) ?? -Errno.ENOSYS,
-        60 => Threads is { } threads && !threads.ExitThread((int)a0) ? 0 : Exit((int)a0),
+        56 => Threads.Clone(a0, a1, a2, a3, a4),
+        60 => Threads.ExitThread((int)a0) ? Exit((int)a0) : 0,
         231 => Exit((int)a0),
         62 => Kill((int)a0, (int)a1, Signals.Signal.SiUser),
         63 => Uname(a0),
@@ -156,18 +153,18 @@ public sealed partial class LinuxKernel
         111 => ProcessId,
         127 => SigPending(a0, a1),
         130 => SigSuspend(a0, a1),
-        131 => SigAltStack(a0, a1, UserStackPointer()),
+        131 => SigAltStack(a0, a1, Threads.UserStackPointer),
         157 => -Errno.EINVAL,
         158 => ArchPrctl((int)a0, a1),
-        186 => Threads?.CurrentTid ?? ProcessId,
+        186 => Threads.CurrentTid,
         200 => KillThread((int)a0, (int)a1),
         201 => Time(a0),
-        202 => Threads?.Futex(a0, (int)a1, (uint)a2, a3, a4, (uint)a5) ?? Futex(a1),
+        202 => Threads.Futex(a0, (int)a1, (uint)a2, a3, a4, (uint)a5),
         213 => EpollCreate(0),
         217 => GetDents64((long)a0, a1, a2),
         203 => 0, // sched_setaffinity: there is one processor to run on anyway
         204 => SchedGetAffinity(a1, a2),
-        218 => Threads?.SetTidAddress(a0) ?? ProcessId,
+        218 => Threads.SetTidAddress(a0),
         228 => ClockGetTime((int)a0, a1),
         229 => ClockGetRes(a1),
         230 => ClockNanoSleep((int)a1, a2, a3),

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.Intrinsics;
 using Dispatch.Guests;
 using Dispatch.Linux.Signals;
+using Dispatch.Linux.Threads;
 using Dispatch.Vmx;
 
 namespace Dispatch.Linux;
@@ -256,7 +257,7 @@ public sealed partial class LinuxProcess
             {
                 YieldProcessor();
             }
-            catch (Threads.ProcessEndingException)
+            catch (ProcessEndingException)
             {
                 return ExitAction.Stop;
             }
@@ -286,7 +287,7 @@ public sealed partial class LinuxProcess
     private ExitAction Continue(ref ExitContext context, ExitAction action)
     {
         if (action.Kind == ExitActionKind.Stop) return action;
-        long sliceDeadline = PrepareToResume(ref context);
+        long sliceDeadline = PrepareToResume();
         var v = context.Vmcs;
         uint pin = v.Read32(VmcsField.PinBasedVmExecutionControls);
         const uint timerBit = (uint)PinBasedControls.ActivateVmxPreemptionTimer;

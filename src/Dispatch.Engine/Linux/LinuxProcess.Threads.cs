@@ -45,8 +45,6 @@ public sealed partial class LinuxProcess : IThreadHost
     {
         _current = new LinuxThread(LinuxKernel.ProcessId, VCpu, isMain: true);
         _threads.Add(_current);
-        Kernel.Threads = this;
-        Kernel.UserStackPointer = () => _current.VCpu.Vmcs.Read(VmcsField.GuestRsp);
     }
 
     /// <summary>
@@ -120,6 +118,8 @@ public sealed partial class LinuxProcess : IThreadHost
     private bool IsEnding => _ending.IsSet;
 
     int IThreadHost.CurrentTid => _current.Tid;
+
+    ulong IThreadHost.UserStackPointer => _current.VCpu.Vmcs.Read(VmcsField.GuestRsp);
 
     long IThreadHost.Clone(ulong flags, ulong stack, ulong parentTid, ulong childTid, ulong tls)
     {
@@ -346,7 +346,7 @@ public sealed partial class LinuxProcess : IThreadHost
     }
 
     /// <summary>Called on every resumed exit: flushes a stale TLB and says when the running thread's time slice ends.</summary>
-    private long PrepareToResume(ref ExitContext context)
+    private long PrepareToResume()
     {
         if (Memory.TlbFlushNeeded)
         {

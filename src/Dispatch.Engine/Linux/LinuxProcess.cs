@@ -43,7 +43,7 @@ public sealed partial class LinuxProcess : IDisposable
             Memory = new AddressSpace(Machine.Memory, VmmMemory, options.MemoryLimit);
             ulong bias = image.IsPositionIndependent ? PositionIndependentBase : 0;
             ulong brk = LoadSegments(bias);
-            Kernel = new LinuxKernel(Memory, options, brk);
+            Kernel = new LinuxKernel(Memory, options, brk, this);
             CreateMainThread();
             OpenStandardStreams();
             ulong sp = BuildInitialStack(bias);

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Dispatch.Vmx;
 
@@ -83,15 +84,7 @@ public sealed class VmEntryCheckCache
             for (ulong bits = rerun[w]; bits != 0; bits &= bits - 1)
             {
                 int c = (w << 6) + BitOperations.TrailingZeroCount(bits);
-                var check = s_checks[c];
-                _log.Clear();
-                if (!check.Passes(in state))
-                {
-                    Invalidate();
-                    return VmEntryCheckResult.Failed(check);
-                }
-                // Inputs unknown (the log overflowed): answer as a plain run; the cache is empty again.
-                if (!Remember(c, vmcs)) return VmEntryChecks.Run(vmcs, capabilities);
+                if (RunCheck(c, in state, vmcs, capabilities) is { } ended) return ended;
             }
         }
         return VmEntryCheckResult.Passed;
@@ -103,19 +96,27 @@ public sealed class VmEntryCheckCache
         _capabilities = capabilities;
         var state = new VmEntryState(vmcs, capabilities, _log);
         for (int c = 0; c < s_checks.Length; c++)
-        {
-            var check = s_checks[c];
-            _log.Clear();
-            if (!check.Passes(in state))
-            {
-                Invalidate();
-                return VmEntryCheckResult.Failed(check);
-            }
-            // Inputs unknown (the log overflowed): answer as a plain run and keep nothing.
-            if (!Remember(c, vmcs)) return VmEntryChecks.Run(vmcs, capabilities);
-        }
+            if (RunCheck(c, in state, vmcs, capabilities) is { } ended) return ended;
         _valid = true;
         return VmEntryCheckResult.Passed;
+    }
+
+    /// <summary>
+    /// Runs check <paramref name="c"/> and records the fields it read. Returns the result when the run ends here: the
+    /// check failed (the cache is emptied), or its inputs could not be recorded (the log overflowed; the cache is empty
+    /// again and the answer is a plain run's). Null when the run goes on.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private VmEntryCheckResult? RunCheck(int c, in VmEntryState state, Vmcs vmcs, VmxCapabilities capabilities)
+    {
+        var check = s_checks[c];
+        _log.Clear();
+        if (!check.Passes(in state))
+        {
+            Invalidate();
+            return VmEntryCheckResult.Failed(check);
+        }
+        return Remember(c, vmcs) ? null : VmEntryChecks.Run(vmcs, capabilities);
     }
 
     /// <summary>Adds the fields check <paramref name="check"/> just read to the watched set. False (and invalid) on overflow.</summary>

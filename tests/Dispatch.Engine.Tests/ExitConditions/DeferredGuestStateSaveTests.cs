@@ -44,15 +44,9 @@ public sealed class DeferredGuestStateSaveTests
         var handler = new QuietHandler();
         var result = Run(a =>
         {
-            var loop = a.CreateLabel();
             hltLabel = a.CreateLabel();
             a.sub(rsp, 0x40);
-            a.mov(r8d, 5);
-            a.Label(ref loop);
-            a.xor(eax, eax);
-            a.cpuid();
-            a.dec(r8d);
-            a.jnz(loop);
+            GuestPrograms.CpuidLoop(a, 5, halt: false);
             a.stc();
             a.Label(ref hltLabel);
             a.hlt();

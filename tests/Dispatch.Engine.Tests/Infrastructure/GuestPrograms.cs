@@ -6,8 +6,11 @@ namespace Dispatch.Engine.Tests;
 /// <summary>Guest programs several tests run.</summary>
 internal static class GuestPrograms
 {
-    /// <summary><c>cpuid</c> (leaf 0) <paramref name="iterations"/> times in a <c>dec r8d; jnz</c> loop, then HLT.</summary>
-    public static void CpuidLoop(Assembler a, int iterations)
+    /// <summary>
+    /// <c>cpuid</c> (leaf 0) <paramref name="iterations"/> times in a <c>dec r8d; jnz</c> loop, then HLT unless the caller
+    /// goes on with code of its own (<paramref name="halt"/> false).
+    /// </summary>
+    public static void CpuidLoop(Assembler a, int iterations, bool halt = true)
     {
         var loop = a.CreateLabel();
         a.mov(r8d, iterations);
@@ -16,6 +19,6 @@ internal static class GuestPrograms
         a.cpuid();
         a.dec(r8d);
         a.jnz(loop);
-        a.hlt();
+        if (halt) a.hlt();
     }
 }

@@ -9,6 +9,12 @@ internal interface IThreadHost
     /// <summary>The calling thread's ID (gettid).</summary>
     int CurrentTid { get; }
 
+    /// <summary>
+    /// The caller's RSP at the system call (sigaltstack needs to know whether it runs on the alternate stack). Asked only
+    /// when needed: reading a guest-state field ends the VMCS's deferred save of the guest state.
+    /// </summary>
+    ulong UserStackPointer { get; }
+
     long Clone(ulong flags, ulong stack, ulong parentTid, ulong childTid, ulong tls);
 
     /// <summary>exit(2): ends the calling thread; the last one ends the process (true).</summary>
