@@ -76,7 +76,7 @@ public sealed partial class LinuxProcess
     private bool TryDeliverFault(ref ExitContext context, InterruptionInfo info, out ExitAction action)
     {
         action = ExitAction.Stop;
-        var p = VCpu.Processor;
+        var p = context.VCpu.Processor;
         ulong rip = context.GuestRip;
         var signal = FaultSignal(info.Vector, rip, context.ExitQualification, p.Mxcsr, p.FpuStatusWord, p.FpuControlWord);
         if (signal is null || !Kernel.CanHandleFault(signal.Value.Number)) return false;
@@ -124,7 +124,8 @@ public sealed partial class LinuxProcess
 
         Span<byte> fp = stackalloc byte[FpStateSize];
         fp.Clear();
-        VCpu.Processor.WriteFxsaveImage(fp, VCpu.Processor.Mxcsr, wide: true);
+        var processor = context.VCpu.Processor;
+        processor.WriteFxsaveImage(fp, processor.Mxcsr, wide: true);
 
         Span<byte> f = stackalloc byte[FrameSize];
         f.Clear();
@@ -166,7 +167,7 @@ public sealed partial class LinuxProcess
         r.Rsi = frame + InfoOffset;
         r.Rdx = frame + UcOffset;
         r.Rax = 0;
-        ResetFloatingPointForHandler();
+        ResetFloatingPointForHandler(processor);
         EnterUserMode(ref context, action.Handler, frame, user.Rflags & ~(Rflags.DF | Rflags.TF | Rflags.RF));
         return ExitAction.Resume;
     }
@@ -189,12 +190,12 @@ public sealed partial class LinuxProcess
             uint mxcsr = Memory.TryRead(fpState, fp) ? BinaryPrimitives.ReadUInt32LittleEndian(fp[24..]) : uint.MaxValue;
             if ((mxcsr & ~Execution.Processor.MxcsrMask) != 0)
                 return TerminateWith(Signal.Segv, $"rt_sigreturn: bad floating-point state at 0x{fpState:x}");
-            var p = VCpu.Processor;
+            var p = context.VCpu.Processor;
             p.ReadFxsaveImage(fp);
             p.ReadX87Pointers(fp, wide: true);
             p.Mxcsr = mxcsr;
         }
-        else ResetFloatingPointForHandler();
+        else ResetFloatingPointForHandler(context.VCpu.Processor);
 
         var user = new UserContext();
         var registers = SigcontextRegisters;
@@ -225,9 +226,8 @@ public sealed partial class LinuxProcess
     }
 
     /// <summary>A handler starts with the x87/SSE state in its initial configuration, as Linux gives it (fpu__clear_user_states).</summary>
-    private void ResetFloatingPointForHandler()
+    private static void ResetFloatingPointForHandler(Execution.Processor p)
     {
-        var p = VCpu.Processor;
         p.ResetFpu();
         p.Mxcsr = 0x1F80;
         for (int i = 0; i < 16; i++) p.Xmm[i] = Vector128<byte>.Zero;

@@ -1,12 +1,14 @@
 /*
  * POSIX threads as glibc makes them (clone, futexes, set_tid_address, tgkill), compared with the native run. The
  * default mode covers mutexes, condition variables, semaphores, atomics, thread-local storage, detached and nested
- * threads, threads that map and unmap memory, sleeping threads, pthread_kill with a handler, pthread_cancel, CPU-bound
- * stretches that only time slices interrupt, a spin-wait on a store made by a thread that slept first, and a reader
- * blocked on a pipe while another thread writes. The other modes end the process from a thread: "exit" (exit from a
- * thread while the first one waits), "segv" (a fault in a thread), "leader" (the first thread leaves with pthread_exit).
+ * threads, threads that map and unmap memory, sleeping threads, pthread_kill with a handler (which must see and
+ * restore the target thread's floating-point state, not another's), pthread_cancel, CPU-bound stretches that only
+ * time slices interrupt, a spin-wait on a store made by a thread that slept first, and a reader blocked on a pipe while
+ * another thread writes. The other modes end the process from a thread: "exit" (exit from a thread while the first one
+ * waits), "segv" (a fault in a thread), "leader" (the first thread leaves with pthread_exit).
  */
 #define _GNU_SOURCE
+#include <fenv.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -29,6 +31,8 @@ static __thread long tls_value = 7;
 static sem_t posted;
 static volatile sig_atomic_t usr1_thread_ok;
 static pthread_t usr1_target;
+static sem_t usr1_ready;
+static volatile int handler_rounding, restored_rounding;
 
 static void *worker(void *arg)
 {
@@ -93,13 +97,17 @@ static void *nested(void *arg)
 static void on_usr1(int sig)
 {
     (void)sig;
+    handler_rounding = fegetround(); /* a handler starts with the initial floating-point state */
     usr1_thread_ok = pthread_equal(pthread_self(), usr1_target);
 }
 
 static void *waits_for_usr1(void *arg)
 {
     (void)arg;
+    fesetround(FE_UPWARD); /* this thread's own state, which the signal frame must save and restore */
+    sem_post(&usr1_ready);
     while (!usr1_thread_ok) usleep(1000);
+    restored_rounding = fegetround();
     return NULL;
 }
 
@@ -205,10 +213,14 @@ int main(int argc, char **argv)
     printf("4 threads mapped and unmapped 800 regions\n");
 
     signal(SIGUSR1, on_usr1);
+    sem_init(&usr1_ready, 0, 0);
     pthread_create(&usr1_target, NULL, waits_for_usr1, NULL);
+    sem_wait(&usr1_ready);
     pthread_kill(usr1_target, SIGUSR1);
     pthread_join(usr1_target, NULL);
     printf("pthread_kill ran the handler in the target thread: %d\n", (int)usr1_thread_ok);
+    printf("the handler started at round-to-nearest: %d; the thread's round-upward came back: %d; this thread's mode is its own: %d\n",
+           handler_rounding == FE_TONEAREST, restored_rounding == FE_UPWARD, fegetround() == FE_TONEAREST);
 
     pthread_t victim;
     pthread_create(&victim, NULL, cancellable, NULL);
