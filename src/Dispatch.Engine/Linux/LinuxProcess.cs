@@ -48,7 +48,7 @@ public sealed partial class LinuxProcess : IDisposable
             OpenStandardStreams();
             ulong sp = BuildInitialStack(bias);
             Memory.MapKernelPage(SyscallStubAddress, SyscallStub);
-            StartVCpu(image.Entry + bias, sp);
+            SetUpUserVCpu(VCpu, image.Entry + bias, sp);
         }
         catch
         {
@@ -78,6 +78,8 @@ public sealed partial class LinuxProcess : IDisposable
 
     public ElfImage Image { get; }
     public VirtualMachine Machine { get; }
+
+    /// <summary>The first thread's vCPU (threads the program creates have vCPUs of their own in <see cref="Machine"/>).</summary>
     public VCpu VCpu { get; }
     public AddressSpace Memory { get; }
     public LinuxKernel Kernel { get; }
@@ -199,8 +201,6 @@ public sealed partial class LinuxProcess : IDisposable
         list.Sort(StringComparer.Ordinal);
         return list;
     }
-
-    private void StartVCpu(ulong entry, ulong sp) => SetUpUserVCpu(VCpu, entry, sp);
 
     /// <summary>A vCPU of the process (the first, or a new thread's) about to enter user code at <paramref name="entry"/>.</summary>
     private void SetUpUserVCpu(VCpu vcpu, ulong entry, ulong sp)
